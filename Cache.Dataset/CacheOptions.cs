@@ -1,0 +1,59 @@
+using Cache.Engine;
+using Cache.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Cache.Dataset;
+
+/// <summary>
+/// Settings of a <see cref="CachedDataset{T}"/> or <see cref="CacheLoader{T}"/>, mirroring Bagua's
+/// <c>CachedDataset</c> / <c>CacheLoader</c> arguments. Validated once, when the dataset or loader is
+/// constructed (a wrong setting throws an <see cref="ArgumentException"/> whose
+/// <see cref="ArgumentException.ParamName"/> is the option's name), and never read again.
+/// </summary>
+public sealed class CacheOptions
+{
+    /// <summary>The backend's name. Only <c>"redis"</c> (Bagua's name, kept): the cache served by
+    /// the training processes themselves, with Redis's protocol on their ports.</summary>
+    public string Backend { get; set; } = "redis";
+
+    /// <summary>Required. 1-64 characters of <c>[A-Za-z0-9._-]</c>; samples are stored under
+    /// <c>{DatasetName}:{key}</c>, so datasets sharing the cache never collide.</summary>
+    public string DatasetName { get; set; } = "";
+
+    /// <summary>Bytes of cache per node (machine). Each of the node's processes
+    /// (<c>LOCAL_WORLD_SIZE</c>, default 1) gets an equal share. Null (the default) means a quarter of
+    /// the memory available to this process. The first dataset of a process fixes the capacity; a
+    /// later, different value is logged and ignored.</summary>
+    public long? CapacityPerNode { get; set; }
+
+    /// <summary>True (default, as Bagua): samples are sharded over all processes of the job.
+    /// False: each process keeps what it computes. In this release a job of one process
+    /// (<c>WORLD_SIZE</c> unset or 1) is supported in either mode; a multi-process job needs
+    /// <c>ClusterMode = false</c> until the peer mesh lands.</summary>
+    public bool ClusterMode { get; set; } = true;
+
+    /// <summary>Existing Redis servers as <c>host:port</c> (Bagua's <c>hosts</c>). Validated now;
+    /// the Redis backend that uses them is not in this release, so a non-empty list is refused with
+    /// <see cref="NotSupportedException"/>.</summary>
+    public IReadOnlyList<string> Hosts { get; set; } = [];
+
+    /// <summary>Samples buffered before a write goes to the cache; buffered samples are visible to
+    /// reads. Null means the default: 20 for <see cref="CachedDataset{T}"/>, 1 for
+    /// <see cref="CacheLoader{T}"/> (Bagua's defaults). Must be at least 1.</summary>
+    public int? WriterBufferSize { get; set; }
+
+    /// <summary>The store's admission policy (fixed by the process's first dataset). Default
+    /// <see cref="AdmissionPolicy.Retain"/>, which reaches the best hit rate under reshuffled epochs.</summary>
+    public AdmissionPolicy Policy { get; set; } = AdmissionPolicy.Retain;
+
+    /// <summary>Whether samples are compressed in the cache. Default <see cref="SampleCompression.Lz4"/>.</summary>
+    public SampleCompression Compression { get; set; } = SampleCompression.Lz4;
+
+    /// <summary>Where the cache logs. Default: nowhere.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>A specific node to use instead of the process's shared one (tests, or a process
+    /// hosting several independent caches). When set, <see cref="CapacityPerNode"/> and
+    /// <see cref="Policy"/> are the node's own and are not applied. The caller owns the node.</summary>
+    public CacheNode? Node { get; set; }
+}

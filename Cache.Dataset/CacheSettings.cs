@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text;
+using Cache.Engine;
+using Cache.Transport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cache.Dataset;
+
+/// <summary>A validated, immutable copy of <see cref="CacheOptions"/> with the backend resolved.</summary>
+internal sealed class CacheSettings
+{
+    private const int CompressAtLeastBytes = 512;
+    private const int MaxDatasetNameLength = 64;
+
+    private CacheSettings(string datasetName, int writerBufferSize, int compressAtLeast, ICacheBackend backend, ILoggerFactory loggerFactory)
+    {
+        DatasetName = datasetName;
+        KeyPrefix = Encoding.UTF8.GetBytes(datasetName + ":");
+        WriterBufferSize = writerBufferSize;
+        CompressAtLeast = compressAtLeast;
+        Backend = backend;
+        LoggerFactory = loggerFactory;
+    }
+
+    public string DatasetName { get; }
+
+    /// <summary>UTF-8 of <c>{DatasetName}:</c>.</summary>
+    public byte[] KeyPrefix { get; }
+
+    public int WriterBufferSize { get; }
+
+    /// <summary>0 when compression is off.</summary>
+    public int CompressAtLeast { get; }
+
+    public ICacheBackend Backend { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>Validates <paramref name="options"/> (throwing with the option's name) and resolves the backend.</summary>
+    public static CacheSettings Resolve(CacheOptions options, int defaultWriterBufferSize)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!string.Equals(options.Backend, "redis", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"Backend '{options.Backend}' is unknown; the only backend is \"redis\".", nameof(CacheOptions.Backend));
+        }
+
+        ValidateDatasetName(options.DatasetName);
+        if (options.CapacityPerNode is <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.CapacityPerNode), options.CapacityPerNode, "CapacityPerNode must be a positive number of bytes.");
+        }
+
+        var writerBufferSize = options.WriterBufferSize ?? defaultWriterBufferSize;
+        if (writerBufferSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.WriterBufferSize), writerBufferSize, "WriterBufferSize must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(options.Policy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.Policy), options.Policy, "Policy must be Retain, Lru or Random.");
+        }
+
+        if (!Enum.IsDefined(options.Compression))
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.Compression), options.Compression, "Compression must be None or Lz4.");
+        }
+
+        ArgumentNullException.ThrowIfNull(options.Hosts, nameof(CacheOptions.Hosts));
+        foreach (var host in options.Hosts)
+        {
+            ValidateHost(host);
+        }
+
+        if (options.Hosts.Count > 0)
+        {
+            throw new NotSupportedException("Hosts (existing Redis servers) need the Redis backend, which is not in this release; leave Hosts empty to use the processes' own cache.");
+        }
+
+        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        var launch = LaunchEnvironment.Read();
+        if (options.ClusterMode && launch.WorldSize > 1 && options.Node is null)
+        {
+            throw new NotSupportedException($"ClusterMode = true in a job of {launch.WorldSize} processes (WORLD_SIZE) needs the peer mesh, which is not in this release; set ClusterMode = false so that each process caches what it computes.");
+        }
+
+        var node = options.Node ?? CacheNode.AcquireProcessNode(new CacheNodeOptions
+        {
+            Capacity = (options.CapacityPerNode ?? DefaultCapacityPerNode()) / launch.LocalWorldSize,
+            Policy = options.Policy,
+            LoggerFactory = loggerFactory,
+        });
+
+        var compressAtLeast = options.Compression == SampleCompression.Lz4 ? CompressAtLeastBytes : 0;
+        return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, node, loggerFactory);
+    }
+
+    private static long DefaultCapacityPerNode() => Math.Max(64L << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
+
+    private static void ValidateDatasetName(string? name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > MaxDatasetNameLength)
+        {
+            throw new ArgumentException("DatasetName must be 1-64 characters of [A-Za-z0-9._-].", nameof(CacheOptions.DatasetName));
+        }
+
+        foreach (var c in name)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            {
+                throw new ArgumentException($"DatasetName '{name}' holds '{c}'; it must be 1-64 characters of [A-Za-z0-9._-].", nameof(CacheOptions.DatasetName));
+            }
+        }
+    }
+
+    private static void ValidateHost(string? host)
+    {
+        var colon = host?.LastIndexOf(':') ?? -1;
+        if (host is null || colon <= 0 || colon == host.Length - 1
+            || !int.TryParse(host.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            || port is < 1 or > 65535)
+        {
+            throw new ArgumentException($"Hosts entry '{host}' is not host:port with a port from 1 to 65535.", nameof(CacheOptions.Hosts));
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using System.Collections;
+
+namespace Cache.Dataset;
+
+/// <summary>
+/// A dataset whose samples are cached after they are first produced, as Bagua's <c>CachedDataset</c>:
+/// <c>this[i]</c> returns the cached sample, or produces it from the source, caches it and returns it.
+/// From the second epoch on, samples come from memory.
+/// </summary>
+/// <typeparam name="T">The sample type; serialized with <see cref="ISampleSerializer{T}"/> (MessagePack by
+/// default, pass-through for <c>byte[]</c> and <c>ReadOnlyMemory&lt;byte&gt;</c>).</typeparam>
+/// <remarks>
+/// <para>Keys are <c>{DatasetName}:{index}</c>. Samples go to the cache through a write-behind buffer of
+/// <see cref="CacheOptions.WriterBufferSize"/> entries (default 20), visible to reads before they are flushed.</para>
+/// <para>Thread-safety: safe for any number of loader threads; the source's indexer is called concurrently.</para>
+/// <para>Ownership: as <see cref="CacheLoader{T}"/>. Failures of the cache are misses, never exceptions.</para>
+/// </remarks>
+public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposable
+{
+    private readonly IDataset<T> _source;
+    private readonly SampleCache<T> _cache;
+
+    /// <summary>Wraps an indexable source. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
+    /// <param name="source">Where samples come from on a miss.</param>
+    /// <param name="options">The settings; read once, now.</param>
+    /// <param name="serializer">How samples become bytes; default <see cref="SampleSerializer.Default{T}"/>.</param>
+    public CachedDataset(IDataset<T> source, CacheOptions options, ISampleSerializer<T>? serializer = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        _source = source;
+        _cache = new SampleCache<T>(CacheSettings.Resolve(options, defaultWriterBufferSize: 20), serializer);
+    }
+
+    /// <summary>Wraps any read-only list as the source.</summary>
+    public CachedDataset(IReadOnlyList<T> source, CacheOptions options, ISampleSerializer<T>? serializer = null)
+        : this(new ListDataset(source ?? throw new ArgumentNullException(nameof(source))), options, serializer)
+    {
+    }
+
+    /// <summary>The dataset name that prefixes every key.</summary>
+    public string DatasetName => _cache.DatasetName;
+
+    /// <summary>The source's sample count.</summary>
+    public int Count => _source.Count;
+
+    /// <summary>This dataset's counters.</summary>
+    public CacheStatistics Statistics => _cache.Statistics;
+
+    /// <summary>Sample <paramref name="index"/>: cached, or produced by the source and cached.</summary>
+    public T this[int index]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(index);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+            Span<byte> full = stackalloc byte[KeyEncoding.StackLimit];
+            full = full[..KeyEncoding.Write(_cache.KeyPrefix, index, full)];
+            if (_cache.TryGet(full, out var sample))
+            {
+                return sample;
+            }
+
+            sample = _source[index];
+            _cache.Add(Engine.StoreKey.Copy(full), sample);
+            return sample;
+        }
+    }
+
+    /// <summary>Samples at many indices, in the order given, with one batched read of the cache; misses are produced by the source.</summary>
+    public IReadOnlyList<T> GetMany(IReadOnlyList<int> indices)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        var keys = new Engine.StoreKey[indices.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(indices[i], nameof(indices));
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(indices[i], Count, nameof(indices));
+            keys[i] = KeyEncoding.Create(_cache.KeyPrefix, indices[i]);
+        }
+
+        var samples = new T[keys.Length];
+        var found = new bool[keys.Length];
+        _cache.GetMany(keys, samples, found);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            if (!found[i])
+            {
+                samples[i] = _source[indices[i]];
+                _cache.Add(keys[i], samples[i]);
+            }
+        }
+
+        return samples;
+    }
+
+    /// <summary>The number of this dataset's samples in the cache (the buffer is flushed first).</summary>
+    public long NumKeys() => _cache.CountKeys();
+
+    /// <summary>Removes this dataset's samples from the cache and the buffer; other datasets are untouched.</summary>
+    public void Clear() => _cache.Clear();
+
+    /// <summary>Writes buffered samples to the cache now.</summary>
+    public void Flush() => _cache.Flush();
+
+    /// <summary>Flushes the buffer. The process's cache itself lives on for other datasets.</summary>
+    public void Dispose() => _cache.Dispose();
+
+    /// <summary>Enumerates the samples in index order (each through the cache).</summary>
+    public IEnumerator<T> GetEnumerator()
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            yield return this[i];
+        }
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    private sealed class ListDataset(IReadOnlyList<T> list) : IDataset<T>
+    {
+        public int Count => list.Count;
+
+        public T this[int index] => list[index];
+    }
+}

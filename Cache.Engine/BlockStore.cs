@@ -1,0 +1,556 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace Cache.Engine;
+
+/// <summary>
+/// A bounded in-memory store of immutable byte values under binary-safe keys.
+/// </summary>
+/// <remarks>
+/// <para>The index is a <see cref="MemoryCache"/>; the byte budget and the admission policy are the
+/// store's own: every insert reserves key + value + <see cref="EntryOverhead"/> bytes before it
+/// becomes visible, and the reservation is released when the insert fails or the entry leaves. The
+/// budget is never exceeded, whatever the number of writers.</para>
+/// <para>Thread-safety: every member is safe to call from any number of threads. Lookups take no
+/// lock; writes take one of 256 key-striped locks.</para>
+/// <para>Buffers: values handed out by <see cref="TryGet"/> are the store's own immutable arrays,
+/// never reused and never changed, so a caller may keep them as long as it likes but must not write
+/// to them (the type is read-only for that reason). Values passed to <see cref="Set(ReadOnlySpan{byte}, ReadOnlySpan{byte}, long, SetCondition)"/>
+/// are copied; arrays passed to <see cref="SetOwned"/> become the store's.</para>
+/// </remarks>
+public sealed class BlockStore : IDisposable
+{
+    /// <summary>Bytes charged per entry on top of key and value: an estimate of the managed objects an
+    /// entry costs (entry, key, two array headers, the index's entry and node, a ring slot).</summary>
+    public const int EntryOverhead = 320;
+
+    /// <summary>Pass as the expiration of an insert to keep the present entry's expiration (Redis's <c>KEEPTTL</c>).</summary>
+    public const long KeepExpiration = -1;
+
+    private const int StripeCount = 256;
+
+    private readonly MemoryCache _index = new(new MemoryCacheOptions());
+    private readonly Lock[] _stripes;
+    private readonly EntryRing _ring = new();
+    private readonly TimeProvider _time;
+    private readonly Timer? _sweepTimer;
+    private readonly Meter _meter;
+
+    private readonly StripedCounter _hits = new();
+    private readonly StripedCounter _misses = new();
+    private long _added;
+    private long _replaced;
+    private long _rejectedFull;
+    private long _rejectedTooLarge;
+    private long _evicted;
+    private long _expired;
+    private long _removed;
+    private long _used;
+    private int _expiringCount;
+    private int _disposed;
+
+    /// <summary>Creates a store. Throws <see cref="ArgumentException"/> naming the option when a setting is invalid.</summary>
+    public BlockStore(BlockStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Capacity <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.Capacity), options.Capacity, "Capacity must be a positive number of bytes.");
+        }
+
+        if (!Enum.IsDefined(options.Policy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.Policy), options.Policy, "Policy must be Retain, Lru or Random.");
+        }
+
+        if (options.ExpirationSweepInterval < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.ExpirationSweepInterval), options.ExpirationSweepInterval, "ExpirationSweepInterval must not be negative.");
+        }
+
+        Capacity = options.Capacity;
+        Policy = options.Policy;
+        Name = options.Name ?? "default";
+        _time = options.TimeProvider ?? TimeProvider.System;
+        _stripes = new Lock[StripeCount];
+        for (var i = 0; i < _stripes.Length; i++)
+        {
+            _stripes[i] = new Lock();
+        }
+
+        if (options.ExpirationSweepInterval > TimeSpan.Zero)
+        {
+            _sweepTimer = new Timer(static state => ((BlockStore)state!).SweepExpired(), this, options.ExpirationSweepInterval, options.ExpirationSweepInterval);
+        }
+
+        _meter = CreateMeter();
+    }
+
+    /// <summary>The byte budget.</summary>
+    public long Capacity { get; }
+
+    /// <summary>The admission policy.</summary>
+    public AdmissionPolicy Policy { get; }
+
+    /// <summary>The store's name, as given in its options.</summary>
+    public string Name { get; }
+
+    /// <summary>Entries stored now.</summary>
+    public long Count => _ring.Count;
+
+    /// <summary>Bytes charged to the budget now.</summary>
+    public long BytesUsed => Volatile.Read(ref _used);
+
+    /// <summary>The current time as the store sees it, in Unix milliseconds (the unit of expirations).</summary>
+    public long NowUnixMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>The bytes an entry with these lengths is charged.</summary>
+    public static long ChargeFor(int keyLength, int valueLength) => (long)EntryOverhead + keyLength + valueLength;
+
+    /// <summary>Looks a key up. On a hit, <paramref name="value"/> is the stored, immutable value (see the class remarks on ownership).</summary>
+    public bool TryGet(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value)
+    {
+        var entry = Find(key);
+        if (entry is not null)
+        {
+            if (!entry.Referenced)
+            {
+                entry.Referenced = true;
+            }
+
+            _hits.Increment();
+            value = entry.Value;
+            return true;
+        }
+
+        _misses.Increment();
+        value = default;
+        return false;
+    }
+
+    /// <summary>True when the key holds a live entry. Does not count as a hit or a miss.</summary>
+    public bool ContainsKey(ReadOnlySpan<byte> key) => Find(key) is not null;
+
+    /// <summary>Inserts a copy of <paramref name="value"/> under a copy of <paramref name="key"/>.</summary>
+    /// <param name="key">The key; copied.</param>
+    /// <param name="value">The value; copied.</param>
+    /// <param name="expiresAtUnixMs">Expiration in Unix milliseconds; 0 for none; <see cref="KeepExpiration"/> to keep the present one.</param>
+    /// <param name="condition">Insert always, only if absent, or only if present.</param>
+    public SetResult Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long expiresAtUnixMs = 0, SetCondition condition = SetCondition.Always)
+    {
+        if (ChargeFor(key.Length, value.Length) > Capacity)
+        {
+            Interlocked.Increment(ref _rejectedTooLarge);
+            return SetResult.RejectedTooLarge;
+        }
+
+        return SetCore(StoreKey.Copy(key), value.ToArray(), expiresAtUnixMs, condition);
+    }
+
+    /// <summary>Inserts <paramref name="value"/> without copying: the store owns both <paramref name="key"/> and the array from now on, whatever the result.</summary>
+    public SetResult SetOwned(StoreKey key, byte[] value, long expiresAtUnixMs = 0, SetCondition condition = SetCondition.Always)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        if (ChargeFor(key.Length, value.Length) > Capacity)
+        {
+            Interlocked.Increment(ref _rejectedTooLarge);
+            return SetResult.RejectedTooLarge;
+        }
+
+        return SetCore(key, value, expiresAtUnixMs, condition);
+    }
+
+    /// <summary>Removes a key. Returns false when it was absent.</summary>
+    public bool Remove(ReadOnlySpan<byte> key)
+    {
+        var probe = StoreKey.ForLookup(key);
+        var gate = StripeOf(probe);
+        lock (gate)
+        {
+            var entry = LookupLocked(probe);
+            if (entry is null)
+            {
+                return false;
+            }
+
+            RemoveLocked(entry, ref _removed);
+            return true;
+        }
+    }
+
+    /// <summary>Sets or clears (0) a present key's expiration. Returns false when the key is absent.</summary>
+    public bool TrySetExpiration(ReadOnlySpan<byte> key, long expiresAtUnixMs)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(expiresAtUnixMs);
+        var probe = StoreKey.ForLookup(key);
+        lock (StripeOf(probe))
+        {
+            var entry = LookupLocked(probe);
+            if (entry is null)
+            {
+                return false;
+            }
+
+            if (expiresAtUnixMs != 0 && expiresAtUnixMs <= NowUnixMs)
+            {
+                RemoveLocked(entry, ref _expired);
+                return true;
+            }
+
+            if ((entry.ExpiresAtUnixMs == 0) != (expiresAtUnixMs == 0))
+            {
+                Interlocked.Add(ref _expiringCount, expiresAtUnixMs == 0 ? -1 : 1);
+            }
+
+            entry.ExpiresAtUnixMs = expiresAtUnixMs;
+            return true;
+        }
+    }
+
+    /// <summary>A present key's expiration in Unix milliseconds (0 for none). Returns false when the key is absent.</summary>
+    public bool TryGetExpiration(ReadOnlySpan<byte> key, out long expiresAtUnixMs)
+    {
+        var entry = Find(key);
+        expiresAtUnixMs = entry?.ExpiresAtUnixMs ?? 0;
+        return entry is not null;
+    }
+
+    /// <summary>Counts the live keys that start with <paramref name="prefix"/>. O(entries); exact when no writer runs meanwhile.</summary>
+    public long CountKeys(ReadOnlySpan<byte> prefix)
+    {
+        var now = NowUnixMs;
+        long count = 0;
+        var chunk = new StoreEntry[4096];
+        for (var start = 0; ; start += chunk.Length)
+        {
+            var n = _ring.CopyRange(start, chunk);
+            for (var i = 0; i < n; i++)
+            {
+                var entry = chunk[i];
+                if (!entry.IsExpired(now) && entry.Key.Span.StartsWith(prefix))
+                {
+                    count++;
+                }
+            }
+
+            if (n < chunk.Length)
+            {
+                return count;
+            }
+        }
+    }
+
+    /// <summary>Removes every key that starts with <paramref name="prefix"/> (an empty prefix removes everything). Returns how many were removed.</summary>
+    public long RemoveKeys(ReadOnlySpan<byte> prefix)
+    {
+        long removed = 0;
+        foreach (var entry in _ring.Snapshot())
+        {
+            if (!entry.Key.Span.StartsWith(prefix))
+            {
+                continue;
+            }
+
+            lock (StripeOf(entry.Key))
+            {
+                if (!entry.Removed)
+                {
+                    RemoveLocked(entry, ref _removed);
+                    removed++;
+                }
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>Removes every entry.</summary>
+    public void Clear() => RemoveKeys([]);
+
+    /// <summary>Removes up to <paramref name="max"/> expired entries found by sampling; returns how many.</summary>
+    public int RemoveExpired(int max = 64) => RemoveExpired(max, wait: true);
+
+    private int RemoveExpired(int max, bool wait)
+    {
+        if (Volatile.Read(ref _expiringCount) == 0)
+        {
+            return 0;
+        }
+
+        var now = NowUnixMs;
+        var removed = 0;
+        foreach (var entry in _ring.SampleExpired(now, max))
+        {
+            // A writer reclaiming room already holds its own stripe: it must not wait for another.
+            var gate = StripeOf(entry.Key);
+            if (wait)
+            {
+                gate.Enter();
+            }
+            else if (!gate.TryEnter())
+            {
+                continue;
+            }
+
+            try
+            {
+                if (!entry.Removed && entry.IsExpired(now))
+                {
+                    RemoveLocked(entry, ref _expired);
+                    removed++;
+                }
+            }
+            finally
+            {
+                gate.Exit();
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>A snapshot of the counters.</summary>
+    public StoreStatistics GetStatistics() => new(
+        _hits.Read(),
+        _misses.Read(),
+        Interlocked.Read(ref _added),
+        Interlocked.Read(ref _replaced),
+        Interlocked.Read(ref _rejectedFull),
+        Interlocked.Read(ref _rejectedTooLarge),
+        Interlocked.Read(ref _evicted),
+        Interlocked.Read(ref _expired),
+        Interlocked.Read(ref _removed),
+        BytesUsed,
+        Count,
+        Capacity);
+
+    /// <summary>Stops the background sweep and releases the index. The store must not be used afterwards.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _sweepTimer?.Dispose();
+        _meter.Dispose();
+        _index.Dispose();
+    }
+
+    private StoreEntry? Find(ReadOnlySpan<byte> key)
+    {
+        if (!_index.TryGetValue(StoreKey.ForLookup(key), out var found) || found is not StoreEntry entry)
+        {
+            return null;
+        }
+
+        if (entry.ExpiresAtUnixMs != 0 && entry.IsExpired(NowUnixMs))
+        {
+            lock (StripeOf(entry.Key))
+            {
+                if (!entry.Removed)
+                {
+                    RemoveLocked(entry, ref _expired);
+                }
+            }
+
+            return null;
+        }
+
+        return entry;
+    }
+
+    private SetResult SetCore(StoreKey key, byte[] value, long expiresAtUnixMs, SetCondition condition)
+    {
+        var size = ChargeFor(key.Length, value.Length);
+        lock (StripeOf(key))
+        {
+            var old = LookupLocked(key);
+            if ((condition == SetCondition.IfAbsent && old is not null) || (condition == SetCondition.IfPresent && old is null))
+            {
+                return SetResult.ConditionNotMet;
+            }
+
+            if (expiresAtUnixMs == KeepExpiration)
+            {
+                expiresAtUnixMs = old?.ExpiresAtUnixMs ?? 0;
+            }
+
+            var need = size - (old?.Size ?? 0);
+            if (need > 0 && !Reserve(need, old))
+            {
+                Interlocked.Increment(ref _rejectedFull);
+                return SetResult.RejectedFull;
+            }
+
+            var entry = new StoreEntry(key, value, size, expiresAtUnixMs);
+            _index.Set(key, entry);
+            _ring.Add(entry);
+            if (expiresAtUnixMs != 0)
+            {
+                Interlocked.Increment(ref _expiringCount);
+            }
+
+            if (old is null)
+            {
+                Interlocked.Increment(ref _added);
+                return SetResult.Added;
+            }
+
+            // The index already points at the new entry; the old one only leaves the ring and the
+            // budget (its size was netted into the reservation above).
+            old.Removed = true;
+            _ring.Remove(old);
+            if (old.ExpiresAtUnixMs != 0)
+            {
+                Interlocked.Decrement(ref _expiringCount);
+            }
+
+            if (need < 0)
+            {
+                Interlocked.Add(ref _used, need);
+            }
+
+            Interlocked.Increment(ref _replaced);
+            return SetResult.Replaced;
+        }
+    }
+
+    /// <summary>The live entry under a key, removing it first if it has expired. Caller holds the key's stripe lock.</summary>
+    private StoreEntry? LookupLocked(StoreKey key)
+    {
+        if (!_index.TryGetValue(key, out var found) || found is not StoreEntry entry)
+        {
+            return null;
+        }
+
+        if (entry.IsExpired(entry.ExpiresAtUnixMs == 0 ? 0 : NowUnixMs))
+        {
+            RemoveLocked(entry, ref _expired);
+            return null;
+        }
+
+        return entry;
+    }
+
+    /// <summary>Takes an entry out of the index, the ring and the budget. Caller holds the entry's stripe lock.</summary>
+    private void RemoveLocked(StoreEntry entry, ref long counter)
+    {
+        entry.Removed = true;
+        _index.Remove(entry.Key);
+        _ring.Remove(entry);
+        if (entry.ExpiresAtUnixMs != 0)
+        {
+            Interlocked.Decrement(ref _expiringCount);
+        }
+
+        Interlocked.Add(ref _used, -entry.Size);
+        Interlocked.Increment(ref counter);
+    }
+
+    /// <summary>Reserves <paramref name="need"/> bytes, reclaiming expired entries and, when the policy allows, evicting.</summary>
+    private bool Reserve(long need, StoreEntry? keep)
+    {
+        var reclaimedExpired = false;
+        for (var attempt = 0; attempt < 100_000; attempt++)
+        {
+            if (TryReserve(need))
+            {
+                return true;
+            }
+
+            if (!reclaimedExpired && Volatile.Read(ref _expiringCount) > 0)
+            {
+                reclaimedExpired = true;
+                RemoveExpired(256, wait: false);
+                continue;
+            }
+
+            var victim = Policy switch
+            {
+                AdmissionPolicy.Lru => _ring.NextClockVictim(keep),
+                AdmissionPolicy.Random => _ring.RandomVictim(keep),
+                _ => null,
+            };
+            if (victim is null)
+            {
+                return false;
+            }
+
+            TryEvict(victim);
+        }
+
+        return false;
+    }
+
+    private bool TryReserve(long need)
+    {
+        var used = Volatile.Read(ref _used);
+        while (used + need <= Capacity)
+        {
+            var seen = Interlocked.CompareExchange(ref _used, used + need, used);
+            if (seen == used)
+            {
+                return true;
+            }
+
+            used = seen;
+        }
+
+        return false;
+    }
+
+    private void TryEvict(StoreEntry victim)
+    {
+        // TryEnter, not Enter: the evicting thread already holds its own key's stripe, and waiting
+        // for another could deadlock against a writer evicting in the other direction.
+        var gate = StripeOf(victim.Key);
+        if (!gate.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            if (!victim.Removed)
+            {
+                RemoveLocked(victim, ref _evicted);
+            }
+        }
+        finally
+        {
+            gate.Exit();
+        }
+    }
+
+    private Lock StripeOf(StoreKey key) => _stripes[key.GetHashCode() & (StripeCount - 1)];
+
+    private void SweepExpired()
+    {
+        // Like Redis's active expiry: keep sampling while a good share of the sample was expired,
+        // but bound the work per tick.
+        for (var round = 0; round < 16 && Volatile.Read(ref _disposed) == 0; round++)
+        {
+            if (RemoveExpired(64) < 16)
+            {
+                return;
+            }
+        }
+    }
+
+    private Meter CreateMeter()
+    {
+        var meter = new Meter("Cache.Engine");
+        var tag = new KeyValuePair<string, object?>("cache.store", Name);
+        meter.CreateObservableCounter("cache.store.hits", () => new Measurement<long>(_hits.Read(), tag), "{lookup}", "Lookups that found a live entry");
+        meter.CreateObservableCounter("cache.store.misses", () => new Measurement<long>(_misses.Read(), tag), "{lookup}", "Lookups that found nothing");
+        meter.CreateObservableCounter("cache.store.added", () => new Measurement<long>(Interlocked.Read(ref _added), tag), "{entry}", "Inserts of absent keys");
+        meter.CreateObservableCounter("cache.store.rejected", () => new Measurement<long>(Interlocked.Read(ref _rejectedFull) + Interlocked.Read(ref _rejectedTooLarge), tag), "{entry}", "Inserts refused for lack of room");
+        meter.CreateObservableCounter("cache.store.evicted", () => new Measurement<long>(Interlocked.Read(ref _evicted), tag), "{entry}", "Entries evicted to make room");
+        meter.CreateObservableCounter("cache.store.expired", () => new Measurement<long>(Interlocked.Read(ref _expired), tag), "{entry}", "Entries whose time to live ran out");
+        meter.CreateObservableGauge("cache.store.bytes_used", () => new Measurement<long>(BytesUsed, tag), "By", "Bytes charged to the budget");
+        meter.CreateObservableGauge("cache.store.entries", () => new Measurement<long>(Count, tag), "{entry}", "Entries stored");
+        return meter;
+    }
+}
