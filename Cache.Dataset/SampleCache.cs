@@ -26,9 +26,9 @@ internal sealed partial class SampleCache<T> : IDisposable
     private int _pendingCount;
     private int _disposed;
 
-    private long _hits;
+    private readonly StripedCounter _hits = new();
+    private readonly StripedCounter _misses = new();
     private long _bufferHits;
-    private long _misses;
     private long _written;
     private long _rejected;
     private long _corrupt;
@@ -46,9 +46,9 @@ internal sealed partial class SampleCache<T> : IDisposable
     public ReadOnlySpan<byte> KeyPrefix => _settings.KeyPrefix;
 
     public CacheStatistics Statistics => new(
-        Interlocked.Read(ref _hits),
+        _hits.Read(),
         Interlocked.Read(ref _bufferHits),
-        Interlocked.Read(ref _misses),
+        _misses.Read(),
         Interlocked.Read(ref _written),
         Interlocked.Read(ref _rejected),
         Interlocked.Read(ref _corrupt));
@@ -60,17 +60,17 @@ internal sealed partial class SampleCache<T> : IDisposable
             && TryDecode(buffered, out sample))
         {
             Interlocked.Increment(ref _bufferHits);
-            Interlocked.Increment(ref _hits);
+            _hits.Increment();
             return true;
         }
 
         if (_settings.Backend.TryGet(fullKey, out var stored) && TryDecode(stored, out sample))
         {
-            Interlocked.Increment(ref _hits);
+            _hits.Increment();
             return true;
         }
 
-        Interlocked.Increment(ref _misses);
+        _misses.Increment();
         sample = default!;
         return false;
     }
@@ -85,7 +85,7 @@ internal sealed partial class SampleCache<T> : IDisposable
             {
                 found[i] = true;
                 Interlocked.Increment(ref _bufferHits);
-                Interlocked.Increment(ref _hits);
+                _hits.Increment();
             }
             else
             {
@@ -111,7 +111,7 @@ internal sealed partial class SampleCache<T> : IDisposable
         {
             var i = remote[j];
             found[i] = hit[j] && TryDecode(values[j], out samples[i]);
-            Interlocked.Increment(ref found[i] ? ref _hits : ref _misses);
+            (found[i] ? _hits : _misses).Increment();
         }
     }
 

@@ -29,7 +29,9 @@ public sealed class BlockStore : IDisposable
 
     private const int StripeCount = 256;
 
-    private readonly MemoryCache _index = new(new MemoryCacheOptions());
+    // The index never expires anything itself (expiration is the store's), so it gets a clock that
+    // does not read the system time: MemoryCache reads its clock on every lookup otherwise.
+    private readonly MemoryCache _index = new(new MemoryCacheOptions { Clock = FrozenClock.Instance });
     private readonly Lock[] _stripes;
     private readonly EntryRing _ring = new();
     private readonly TimeProvider _time;

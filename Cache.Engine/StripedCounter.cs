@@ -4,9 +4,10 @@ namespace Cache.Engine;
 
 /// <summary>
 /// A counter that threads increment on separate cache lines, so that counting every hit does not
-/// make the cores fight over one line. Reads sum the stripes; they are exact once writers are quiet.
+/// make the cores fight over one line. Thread-safe; <see cref="Read"/> sums the stripes and is exact
+/// once writers are quiet.
 /// </summary>
-internal sealed class StripedCounter
+public sealed class StripedCounter
 {
     [StructLayout(LayoutKind.Explicit, Size = 128)]
     private struct PaddedLong
@@ -17,14 +18,17 @@ internal sealed class StripedCounter
 
     private readonly PaddedLong[] _cells = new PaddedLong[Math.Max(2, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount))];
 
+    /// <summary>Adds one.</summary>
     public void Increment() => Add(1);
 
+    /// <summary>Adds <paramref name="amount"/>.</summary>
     public void Add(long amount)
     {
         var cell = Environment.CurrentManagedThreadId & (_cells.Length - 1);
         Interlocked.Add(ref _cells[cell].Value, amount);
     }
 
+    /// <summary>The sum of all stripes.</summary>
     public long Read()
     {
         long sum = 0;
@@ -36,6 +40,7 @@ internal sealed class StripedCounter
         return sum;
     }
 
+    /// <summary>Sets the counter to zero (not atomic with respect to concurrent adds).</summary>
     public void Reset()
     {
         for (var i = 0; i < _cells.Length; i++)

@@ -57,7 +57,7 @@ public static class ValueCodec
                 var compressed = LZ4Codec.Encode(payload, rented.AsSpan(0, bound), LZ4Level.L00_FAST);
                 if (compressed > 0 && compressed + Lz4HeaderLength <= payload.Length - (payload.Length / 8))
                 {
-                    var framed = new byte[Lz4HeaderLength + compressed];
+                    var framed = GC.AllocateUninitializedArray<byte>(Lz4HeaderLength + compressed);
                     framed[0] = (byte)ValueFormat.Lz4;
                     BinaryPrimitives.WriteInt32LittleEndian(framed.AsSpan(1), payload.Length);
                     rented.AsSpan(0, compressed).CopyTo(framed.AsSpan(Lz4HeaderLength));
@@ -70,7 +70,7 @@ public static class ValueCodec
             }
         }
 
-        var raw = new byte[payload.Length + 1];
+        var raw = GC.AllocateUninitializedArray<byte>(payload.Length + 1);
         raw[0] = (byte)ValueFormat.Raw;
         payload.CopyTo(raw.AsSpan(1));
         return raw;
@@ -113,7 +113,7 @@ public static class ValueCodec
                     return DecodeResult.Invalid;
                 }
 
-                var decoded = new byte[length];
+                var decoded = GC.AllocateUninitializedArray<byte>(length);
                 if (LZ4Codec.Decode(block, decoded) != length)
                 {
                     return DecodeResult.Invalid;

@@ -1,0 +1,62 @@
+using Perf;
+
+var scenarios = new Dictionary<string, Func<Arguments, bool, ScenarioResult>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["epoch"] = EpochScenario.Run,
+    ["hitrate"] = HitRateScenario.Run,
+    ["local"] = LocalScenario.Run,
+};
+
+if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine("usage: perf [scenario] [--option value ...] [--json FILE]");
+    Console.WriteLine("  no scenario: a quick suite of every scenario at small sizes");
+    Console.WriteLine("  epoch    --samples N --bytes B --cost-ms MS --epochs E --repeats R");
+    Console.WriteLine("  hitrate  --samples N --bytes B --epochs E");
+    Console.WriteLine("  local    --repeats R --ms MS");
+    return 0;
+}
+
+try
+{
+    var quick = args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal);
+    var options = new Arguments(quick ? args : args[1..]);
+    var json = options.String("json");
+    var results = new List<ScenarioResult>();
+    if (quick)
+    {
+        Console.WriteLine($"# perf quick suite ({Environment.ProcessorCount} cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription})");
+        foreach (var (name, run) in scenarios)
+        {
+            var result = run(options, true);
+            Harness.Print(result);
+            results.Add(result);
+        }
+    }
+    else
+    {
+        if (!scenarios.TryGetValue(args[0], out var run))
+        {
+            Console.Error.WriteLine($"Unknown scenario '{args[0]}'. Scenarios: {string.Join(", ", scenarios.Keys)}.");
+            return 2;
+        }
+
+        var result = run(options, false);
+        Harness.Print(result);
+        results.Add(result);
+    }
+
+    options.ThrowIfUnused();
+    if (json is not null)
+    {
+        Harness.WriteJson(json, results);
+        Console.WriteLine($"wrote {json}");
+    }
+
+    return 0;
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}
