@@ -16,9 +16,9 @@ namespace Cache.Engine;
 /// <para>Buffers: values handed out by <see cref="TryGet"/> are the store's own immutable arrays,
 /// never reused and never changed, so a caller may keep them as long as it likes but must not write
 /// to them (the type is read-only for that reason). Values passed to <see cref="Set(ReadOnlySpan{byte}, ReadOnlySpan{byte}, long, SetCondition)"/>
-/// are copied; arrays passed to <see cref="SetOwned"/> become the store's.</para>
+/// are copied; arrays passed to <see cref="SetOwned(StoreKey, byte[], long, SetCondition)"/> become the store's.</para>
 /// </remarks>
-public sealed class BlockStore : IDisposable
+public sealed partial class BlockStore : IDisposable
 {
     /// <summary>Bytes charged per entry on top of key and value: an estimate of the managed objects an
     /// entry costs (entry, key, two array headers, the index's entry and node, a ring slot).</summary>
@@ -181,7 +181,7 @@ public sealed class BlockStore : IDisposable
         }
     }
 
-    /// <summary>Sets or clears (0) a present key's expiration. Returns false when the key is absent.</summary>
+    /// <summary>Sets or clears (0) a present key's expiration; a time already past deletes the key. Returns false when the key is absent.</summary>
     public bool TrySetExpiration(ReadOnlySpan<byte> key, long expiresAtUnixMs)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(expiresAtUnixMs);
@@ -194,18 +194,7 @@ public sealed class BlockStore : IDisposable
                 return false;
             }
 
-            if (expiresAtUnixMs != 0 && expiresAtUnixMs <= NowUnixMs)
-            {
-                RemoveLocked(entry, ref _expired);
-                return true;
-            }
-
-            if ((entry.ExpiresAtUnixMs == 0) != (expiresAtUnixMs == 0))
-            {
-                Interlocked.Add(ref _expiringCount, expiresAtUnixMs == 0 ? -1 : 1);
-            }
-
-            entry.ExpiresAtUnixMs = expiresAtUnixMs;
+            ApplyExpirationLocked(entry, expiresAtUnixMs);
             return true;
         }
     }
@@ -223,25 +212,72 @@ public sealed class BlockStore : IDisposable
     {
         var now = NowUnixMs;
         long count = 0;
-        var chunk = new StoreEntry[4096];
-        for (var start = 0; ; start += chunk.Length)
+        var chunk = new List<StoreEntry>(4096);
+        var cursor = 0;
+        do
         {
-            var n = _ring.CopyRange(start, chunk);
-            for (var i = 0; i < n; i++)
+            chunk.Clear();
+            cursor = _ring.Scan(cursor, 4096, chunk);
+            foreach (var entry in chunk)
             {
-                var entry = chunk[i];
                 if (!entry.IsExpired(now) && entry.Key.Span.StartsWith(prefix))
                 {
                     count++;
                 }
             }
+        }
+        while (cursor != 0);
+        return count;
+    }
 
-            if (n < chunk.Length)
+    /// <summary>
+    /// One step of a cursor scan, as Redis's SCAN: appends the live keys found at the next
+    /// <paramref name="positions"/> positions from <paramref name="cursor"/> (start with 0) and returns the
+    /// cursor to continue from, 0 when the scan is complete. Every key present from the start of a full scan
+    /// to its end is returned exactly once; keys added or removed meanwhile may or may not be.
+    /// </summary>
+    public int Scan(int cursor, int positions, List<StoreKey> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentOutOfRangeException.ThrowIfNegative(cursor);
+        ArgumentOutOfRangeException.ThrowIfLessThan(positions, 1);
+        var chunk = new List<StoreEntry>(Math.Min(positions, 4096));
+        var next = _ring.Scan(cursor, positions, chunk);
+        var now = NowUnixMs;
+        foreach (var entry in chunk)
+        {
+            if (!entry.IsExpired(now))
             {
-                return count;
+                keys.Add(entry.Key);
             }
         }
+
+        return next;
     }
+
+    /// <summary>A live key chosen at random, or null when the store is empty.</summary>
+    public StoreKey? RandomKey()
+    {
+        var now = NowUnixMs;
+        for (var attempt = 0; attempt < 32; attempt++)
+        {
+            var entry = _ring.RandomEntry();
+            if (entry is null)
+            {
+                return null;
+            }
+
+            if (!entry.IsExpired(now))
+            {
+                return entry.Key;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Entries that carry an expiration now.</summary>
+    public long ExpiringCount => Volatile.Read(ref _expiringCount);
 
     /// <summary>Removes every key that starts with <paramref name="prefix"/> (an empty prefix removes everything). Returns how many were removed.</summary>
     public long RemoveKeys(ReadOnlySpan<byte> prefix)
@@ -365,58 +401,69 @@ public sealed class BlockStore : IDisposable
 
     private SetResult SetCore(StoreKey key, byte[] value, long expiresAtUnixMs, SetCondition condition)
     {
-        var size = ChargeFor(key.Length, value.Length);
         lock (StripeOf(key))
         {
-            var old = LookupLocked(key);
-            if ((condition == SetCondition.IfAbsent && old is not null) || (condition == SetCondition.IfPresent && old is null))
-            {
-                return SetResult.ConditionNotMet;
-            }
-
-            if (expiresAtUnixMs == KeepExpiration)
-            {
-                expiresAtUnixMs = old?.ExpiresAtUnixMs ?? 0;
-            }
-
-            var need = size - (old?.Size ?? 0);
-            if (need > 0 && !Reserve(need, old))
-            {
-                Interlocked.Increment(ref _rejectedFull);
-                return SetResult.RejectedFull;
-            }
-
-            var entry = new StoreEntry(key, value, size, expiresAtUnixMs);
-            _index.Set(key, entry);
-            _ring.Add(entry);
-            if (expiresAtUnixMs != 0)
-            {
-                Interlocked.Increment(ref _expiringCount);
-            }
-
-            if (old is null)
-            {
-                Interlocked.Increment(ref _added);
-                return SetResult.Added;
-            }
-
-            // The index already points at the new entry; the old one only leaves the ring and the
-            // budget (its size was netted into the reservation above).
-            old.Removed = true;
-            _ring.Remove(old);
-            if (old.ExpiresAtUnixMs != 0)
-            {
-                Interlocked.Decrement(ref _expiringCount);
-            }
-
-            if (need < 0)
-            {
-                Interlocked.Add(ref _used, need);
-            }
-
-            Interlocked.Increment(ref _replaced);
-            return SetResult.Replaced;
+            return SetLocked(key, value, expiresAtUnixMs, condition, LookupLocked(key));
         }
+    }
+
+    /// <summary>Inserts under the key's stripe lock, which the caller holds; <paramref name="old"/> is the key's live entry.</summary>
+    private SetResult SetLocked(StoreKey key, byte[] value, long expiresAtUnixMs, SetCondition condition, StoreEntry? old)
+    {
+        if ((condition == SetCondition.IfAbsent && old is not null) || (condition == SetCondition.IfPresent && old is null))
+        {
+            return SetResult.ConditionNotMet;
+        }
+
+        var size = ChargeFor(key.Length, value.Length);
+        if (size > Capacity)
+        {
+            Interlocked.Increment(ref _rejectedTooLarge);
+            return SetResult.RejectedTooLarge;
+        }
+
+        if (expiresAtUnixMs == KeepExpiration)
+        {
+            expiresAtUnixMs = old?.ExpiresAtUnixMs ?? 0;
+        }
+
+        var need = size - (old?.Size ?? 0);
+        if (need > 0 && !Reserve(need, old))
+        {
+            Interlocked.Increment(ref _rejectedFull);
+            return SetResult.RejectedFull;
+        }
+
+        var entry = new StoreEntry(key, value, size, expiresAtUnixMs);
+        _index.Set(key, entry);
+        _ring.Add(entry);
+        if (expiresAtUnixMs != 0)
+        {
+            Interlocked.Increment(ref _expiringCount);
+        }
+
+        if (old is null)
+        {
+            Interlocked.Increment(ref _added);
+            return SetResult.Added;
+        }
+
+        // The index already points at the new entry; the old one only leaves the ring and the
+        // budget (its size was netted into the reservation above).
+        old.Removed = true;
+        _ring.Remove(old);
+        if (old.ExpiresAtUnixMs != 0)
+        {
+            Interlocked.Decrement(ref _expiringCount);
+        }
+
+        if (need < 0)
+        {
+            Interlocked.Add(ref _used, need);
+        }
+
+        Interlocked.Increment(ref _replaced);
+        return SetResult.Replaced;
     }
 
     /// <summary>The live entry under a key, removing it first if it has expired. Caller holds the key's stripe lock.</summary>
@@ -472,7 +519,7 @@ public sealed class BlockStore : IDisposable
             var victim = Policy switch
             {
                 AdmissionPolicy.Lru => _ring.NextClockVictim(keep),
-                AdmissionPolicy.Random => _ring.RandomVictim(keep),
+                AdmissionPolicy.Random => _ring.RandomEntry(keep),
                 _ => null,
             };
             if (victim is null)

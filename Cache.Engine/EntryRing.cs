@@ -1,30 +1,49 @@
 namespace Cache.Engine;
 
 /// <summary>
-/// A dense array of every live entry, for eviction (a CLOCK hand or a random pick), sampling of
-/// expiring entries, and enumeration. Removal swaps the last entry into the hole so that the array
-/// stays dense. All members take the ring's own lock; callers never hold it while taking a stripe lock.
+/// Every live entry at a stable position, for eviction (a CLOCK hand or a random pick), sampling of
+/// expiring entries, and cursor-based scans. An entry never moves while it lives: removal leaves a
+/// hole that a later insert reuses, so a scan by position sees every entry that stays present from
+/// its start to its end exactly once (the guarantee of Redis's SCAN). All members take the ring's
+/// own lock; callers never hold it while taking a stripe lock.
 /// </summary>
 internal sealed class EntryRing
 {
     private readonly Lock _lock = new();
+    private readonly Stack<int> _holes = new();
     private StoreEntry?[] _entries = new StoreEntry?[64];
+    private int _high;
     private int _count;
     private int _hand;
 
+    /// <summary>Live entries.</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>One past the highest position in use: the end of a scan.</summary>
+    public int High => Volatile.Read(ref _high);
 
     public void Add(StoreEntry entry)
     {
         lock (_lock)
         {
-            if (_count == _entries.Length)
+            int index;
+            if (_holes.Count > 0)
             {
-                Array.Resize(ref _entries, _entries.Length * 2);
+                index = _holes.Pop();
+            }
+            else
+            {
+                if (_high == _entries.Length)
+                {
+                    Array.Resize(ref _entries, _entries.Length * 2);
+                }
+
+                index = _high++;
             }
 
-            entry.RingIndex = _count;
-            _entries[_count++] = entry;
+            entry.RingIndex = index;
+            _entries[index] = entry;
+            _count++;
         }
     }
 
@@ -38,19 +57,27 @@ internal sealed class EntryRing
                 return;
             }
 
-            var last = --_count;
-            if (index != last)
-            {
-                var moved = _entries[last]!;
-                _entries[index] = moved;
-                moved.RingIndex = index;
-            }
-
-            _entries[last] = null;
+            _entries[index] = null;
             entry.RingIndex = -1;
-            if (_count > 1024 && _count < _entries.Length / 4)
+            _count--;
+            if (_count == 0)
             {
-                Array.Resize(ref _entries, _entries.Length / 2);
+                // Empty: start over, releasing a ring that a burst had grown.
+                _holes.Clear();
+                _high = 0;
+                _hand = 0;
+                if (_entries.Length > 1024)
+                {
+                    _entries = new StoreEntry?[64];
+                }
+            }
+            else if (index == _high - 1)
+            {
+                _high--;
+            }
+            else
+            {
+                _holes.Push(index);
             }
         }
     }
@@ -60,16 +87,16 @@ internal sealed class EntryRing
     {
         lock (_lock)
         {
-            // Two sweeps clear every bit once, so a victim is always found unless the only entry is excluded.
-            for (var step = 0; step < 2 * _count + 1 && _count > 0; step++)
+            // Two sweeps clear every bit once, so a victim is found unless the only entry is excluded.
+            for (var step = 0; step < (2 * _high) + 1 && _count > 0; step++)
             {
-                if (_hand >= _count)
+                if (_hand >= _high)
                 {
                     _hand = 0;
                 }
 
-                var candidate = _entries[_hand++]!;
-                if (candidate == exclude)
+                var candidate = _entries[_hand++];
+                if (candidate is null || candidate == exclude)
                 {
                     continue;
                 }
@@ -87,14 +114,32 @@ internal sealed class EntryRing
         }
     }
 
-    public StoreEntry? RandomVictim(StoreEntry? exclude)
+    /// <summary>A live entry picked at random (null when there is none but <paramref name="exclude"/>).</summary>
+    public StoreEntry? RandomEntry(StoreEntry? exclude = null)
     {
         lock (_lock)
         {
-            for (var attempt = 0; attempt < 4 && _count > 0; attempt++)
+            if (_count == 0)
             {
-                var candidate = _entries[System.Random.Shared.Next(_count)]!;
-                if (candidate != exclude)
+                return null;
+            }
+
+            // Holes are at most the positions ever freed; random probes find an entry quickly while
+            // the ring is reasonably full, and a linear pass from a random start bounds the worst case.
+            for (var attempt = 0; attempt < 16; attempt++)
+            {
+                var candidate = _entries[System.Random.Shared.Next(_high)];
+                if (candidate is not null && candidate != exclude)
+                {
+                    return candidate;
+                }
+            }
+
+            var start = System.Random.Shared.Next(_high);
+            for (var i = 0; i < _high; i++)
+            {
+                var candidate = _entries[(start + i) % _high];
+                if (candidate is not null && candidate != exclude)
                 {
                     return candidate;
                 }
@@ -104,18 +149,23 @@ internal sealed class EntryRing
         }
     }
 
-    /// <summary>Up to <paramref name="max"/> expired entries, sampled from the hand onwards (as Redis's active expiry samples).</summary>
+    /// <summary>Up to <paramref name="max"/> expired entries, sampled from a random position (as Redis's active expiry samples).</summary>
     public List<StoreEntry> SampleExpired(long nowUnixMs, int max)
     {
         var found = new List<StoreEntry>();
         lock (_lock)
         {
-            var start = _count == 0 ? 0 : System.Random.Shared.Next(_count);
-            var budget = Math.Min(_count, Math.Max(max * 20, 256));
+            if (_high == 0)
+            {
+                return found;
+            }
+
+            var start = System.Random.Shared.Next(_high);
+            var budget = Math.Min(_high, Math.Max(max * 20, 256));
             for (var i = 0; i < budget && found.Count < max; i++)
             {
-                var entry = _entries[(start + i) % _count]!;
-                if (entry.IsExpired(nowUnixMs))
+                var entry = _entries[(start + i) % _high];
+                if (entry is not null && entry.IsExpired(nowUnixMs))
                 {
                     found.Add(entry);
                 }
@@ -125,24 +175,41 @@ internal sealed class EntryRing
         return found;
     }
 
-    /// <summary>A snapshot of the entries at positions [<paramref name="start"/>, start + destination length).</summary>
-    public int CopyRange(int start, StoreEntry[] destination)
+    /// <summary>
+    /// Appends the live entries at positions [<paramref name="cursor"/>, cursor + <paramref name="positions"/>)
+    /// to <paramref name="output"/>; returns the next cursor, or 0 when the scan is complete.
+    /// </summary>
+    public int Scan(int cursor, int positions, List<StoreEntry> output)
     {
         lock (_lock)
         {
-            var n = Math.Clamp(_count - start, 0, destination.Length);
-            Array.Copy(_entries, start, destination, 0, n);
-            return n;
+            var end = (int)Math.Min(_high, (long)cursor + positions);
+            for (var i = cursor; i < end; i++)
+            {
+                if (_entries[i] is { } entry)
+                {
+                    output.Add(entry);
+                }
+            }
+
+            return end >= _high ? 0 : end;
         }
     }
 
     /// <summary>A snapshot of every live entry.</summary>
-    public StoreEntry[] Snapshot()
+    public List<StoreEntry> Snapshot()
     {
         lock (_lock)
         {
-            var copy = new StoreEntry[_count];
-            Array.Copy(_entries, copy, _count);
+            var copy = new List<StoreEntry>(_count);
+            for (var i = 0; i < _high; i++)
+            {
+                if (_entries[i] is { } entry)
+                {
+                    copy.Add(entry);
+                }
+            }
+
             return copy;
         }
     }

@@ -1,0 +1,215 @@
+namespace Cache.Engine;
+
+/// <summary>Read-modify-write and multi-key operations, each atomic with respect to every other operation on the same keys.</summary>
+public sealed partial class BlockStore
+{
+    /// <summary>
+    /// As <see cref="SetOwned(StoreKey, byte[], long, SetCondition)"/>, also returning the value the key held before (Redis's <c>SET ... GET</c>).
+    /// <paramref name="previous"/> is null when the key was absent.
+    /// </summary>
+    public SetResult SetOwned(StoreKey key, byte[] value, long expiresAtUnixMs, SetCondition condition, out byte[]? previous)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        lock (StripeOf(key))
+        {
+            var old = LookupLocked(key);
+            previous = old?.Value;
+            return SetLocked(key, value, expiresAtUnixMs, condition, old);
+        }
+    }
+
+    /// <summary>Removes a key and hands back its value (Redis's GETDEL). Returns false when the key was absent.</summary>
+    public bool TryRemove(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value)
+    {
+        var probe = StoreKey.ForLookup(key);
+        lock (StripeOf(probe))
+        {
+            var entry = LookupLocked(probe);
+            if (entry is null)
+            {
+                value = default;
+                return false;
+            }
+
+            value = entry.Value;
+            RemoveLocked(entry, ref _removed);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Reads a key and changes its expiration in one step (Redis's GETEX): <paramref name="expiresAtUnixMs"/>
+    /// is the new expiration, 0 to remove it, or <see cref="KeepExpiration"/> to leave it. A time already
+    /// past deletes the key after reading it.
+    /// </summary>
+    public bool TryGetAndExpire(ReadOnlySpan<byte> key, long expiresAtUnixMs, out ReadOnlyMemory<byte> value)
+    {
+        var probe = StoreKey.ForLookup(key);
+        lock (StripeOf(probe))
+        {
+            var entry = LookupLocked(probe);
+            if (entry is null)
+            {
+                _misses.Increment();
+                value = default;
+                return false;
+            }
+
+            _hits.Increment();
+            value = entry.Value;
+            if (expiresAtUnixMs != KeepExpiration)
+            {
+                ApplyExpirationLocked(entry, expiresAtUnixMs);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Sets a key's expiration under a condition (Redis's EXPIRE family with NX, XX, GT, LT). A time
+    /// already past deletes the key. <paramref name="expiresAtUnixMs"/> must be positive.
+    /// </summary>
+    public ExpireResult UpdateExpiration(ReadOnlySpan<byte> key, long expiresAtUnixMs, ExpireCondition condition)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(expiresAtUnixMs, 1);
+        var probe = StoreKey.ForLookup(key);
+        lock (StripeOf(probe))
+        {
+            var entry = LookupLocked(probe);
+            if (entry is null)
+            {
+                return ExpireResult.NotFound;
+            }
+
+            var current = entry.ExpiresAtUnixMs;
+            var allowed = condition switch
+            {
+                ExpireCondition.IfNone => current == 0,
+                ExpireCondition.IfAny => current != 0,
+                ExpireCondition.IfGreater => current != 0 && expiresAtUnixMs > current,
+                ExpireCondition.IfLess => current == 0 || expiresAtUnixMs < current,
+                _ => true,
+            };
+            if (!allowed)
+            {
+                return ExpireResult.NotApplied;
+            }
+
+            ApplyExpirationLocked(entry, expiresAtUnixMs);
+            return ExpireResult.Applied;
+        }
+    }
+
+    /// <summary>Removes a key's expiration (Redis's PERSIST). True when it had one.</summary>
+    public bool Persist(ReadOnlySpan<byte> key)
+    {
+        var probe = StoreKey.ForLookup(key);
+        lock (StripeOf(probe))
+        {
+            var entry = LookupLocked(probe);
+            if (entry is null || entry.ExpiresAtUnixMs == 0)
+            {
+                return false;
+            }
+
+            ApplyExpirationLocked(entry, 0);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Replaces a key's value with <paramref name="transform"/>'s result, under the key's lock, keeping
+    /// its expiration. Returns <see cref="SetResult.ConditionNotMet"/> when the transform returned null.
+    /// </summary>
+    public SetResult Update<TState>(ReadOnlySpan<byte> key, ref TState state, ValueTransform<TState> transform)
+    {
+        ArgumentNullException.ThrowIfNull(transform);
+        var probe = StoreKey.ForLookup(key);
+        var gate = StripeOf(probe);
+        lock (gate)
+        {
+            var old = LookupLocked(probe);
+            var replacement = transform(old is null ? default : old.Value, old is not null, ref state);
+            if (replacement is null)
+            {
+                return SetResult.ConditionNotMet;
+            }
+
+            var owned = old?.Key ?? StoreKey.Copy(key);
+            return SetLocked(owned, replacement, old?.ExpiresAtUnixMs ?? 0, SetCondition.Always, old);
+        }
+    }
+
+    /// <summary>
+    /// Inserts several entries as one step (Redis's MSET; with <paramref name="onlyIfNoneExist"/>, MSETNX:
+    /// nothing is written when any key is present). A key given twice takes its last value. The store owns
+    /// the keys and values from now on. Returns false when <paramref name="onlyIfNoneExist"/> found a key.
+    /// <paramref name="results"/> receives each entry's outcome.
+    /// </summary>
+    public bool SetMany(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, bool onlyIfNoneExist, Span<SetResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var gates = new SortedSet<int>();
+        foreach (var entry in entries)
+        {
+            gates.Add(entry.Key.GetHashCode() & (StripeCount - 1));
+        }
+
+        // Stripes are taken in ascending order, so two multi-key writers cannot wait on each other in a cycle;
+        // single-key writers never wait on a second stripe.
+        foreach (var gate in gates)
+        {
+            _stripes[gate].Enter();
+        }
+
+        try
+        {
+            if (onlyIfNoneExist)
+            {
+                foreach (var entry in entries)
+                {
+                    if (LookupLocked(entry.Key) is not null)
+                    {
+                        return false;
+                    }
+                }
+            }
+
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var (key, value) = entries[i];
+                results[i] = SetLocked(key, value, 0, SetCondition.Always, LookupLocked(key));
+            }
+
+            return true;
+        }
+        finally
+        {
+            foreach (var gate in gates.Reverse())
+            {
+                _stripes[gate].Exit();
+            }
+        }
+    }
+
+    /// <summary>The bytes a key is charged (key, value and overhead), or -1 when it is absent (Redis's MEMORY USAGE).</summary>
+    public long MemoryUsage(ReadOnlySpan<byte> key) => Find(key)?.Size ?? -1;
+
+    private void ApplyExpirationLocked(StoreEntry entry, long expiresAtUnixMs)
+    {
+        if (expiresAtUnixMs != 0 && expiresAtUnixMs <= NowUnixMs)
+        {
+            RemoveLocked(entry, ref _expired);
+            return;
+        }
+
+        if ((entry.ExpiresAtUnixMs == 0) != (expiresAtUnixMs == 0))
+        {
+            Interlocked.Add(ref _expiringCount, expiresAtUnixMs == 0 ? -1 : 1);
+        }
+
+        entry.ExpiresAtUnixMs = expiresAtUnixMs;
+    }
+}
