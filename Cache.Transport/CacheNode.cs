@@ -17,6 +17,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
     private static CacheNode? s_processNode;
 
     private readonly ILogger _logger;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _datasets = new(StringComparer.Ordinal);
     private int _disposed;
 
     /// <summary>Creates a node with its own store. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
@@ -66,6 +67,16 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
 
             return node;
         }
+    }
+
+    /// <summary>The names of the datasets that use this node (for INFO's datasets section).</summary>
+    public IReadOnlyCollection<string> DatasetNames => (IReadOnlyCollection<string>)_datasets.Keys;
+
+    /// <summary>Records that a dataset uses this node. Idempotent; thread-safe.</summary>
+    public void RegisterDataset(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        _datasets.TryAdd(name, 0);
     }
 
     /// <inheritdoc />

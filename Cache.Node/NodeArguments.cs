@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Net;
+using Cache.Engine;
+
+namespace Cache.Node;
+
+/// <summary>The command line of <c>cache-node</c>, parsed and checked; a wrong value throws <see cref="ArgumentException"/> naming the flag.</summary>
+internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, AdmissionPolicy Policy, string? RequirePass, bool ProtectedMode, int MaxClients)
+{
+    public const string Usage =
+        "usage: cache-node [--port 7379] [--bind 127.0.0.1] [--capacity 1gb] [--policy retain|lru|random]\n" +
+        "                  [--requirepass PASSWORD] [--protected-mode yes|no] [--maxclients 10000]";
+
+    public static NodeArguments Parse(IReadOnlyList<string> args)
+    {
+        var bind = IPAddress.Loopback;
+        var port = 7379;
+        var capacity = 1L << 30;
+        var policy = AdmissionPolicy.Retain;
+        string? password = null;
+        var protectedMode = true;
+        var maxClients = 10_000;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var flag = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{flag} needs a value.", flag);
+            switch (flag)
+            {
+                case "--port":
+                    port = ParseInt(Value(), flag, 0, 65535);
+                    break;
+                case "--bind":
+                    var text = Value();
+                    bind = IPAddress.TryParse(text, out var address) ? address : throw new ArgumentException($"--bind '{text}' is not an IP address.", flag);
+                    break;
+                case "--capacity":
+                    capacity = ParseSize(Value(), flag);
+                    break;
+                case "--policy":
+                    var name = Value();
+                    policy = name.ToLowerInvariant() switch
+                    {
+                        "retain" or "noeviction" => AdmissionPolicy.Retain,
+                        "lru" or "allkeys-lru" => AdmissionPolicy.Lru,
+                        "random" or "allkeys-random" => AdmissionPolicy.Random,
+                        _ => throw new ArgumentException($"--policy '{name}' is not retain, lru or random.", flag),
+                    };
+                    break;
+                case "--requirepass":
+                    password = Value();
+                    break;
+                case "--protected-mode":
+                    var mode = Value();
+                    protectedMode = mode switch
+                    {
+                        "yes" => true,
+                        "no" => false,
+                        _ => throw new ArgumentException($"--protected-mode '{mode}' is not yes or no.", flag),
+                    };
+                    break;
+                case "--maxclients":
+                    maxClients = ParseInt(Value(), flag, 1, 1_000_000);
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown option '{flag}'.", flag);
+            }
+        }
+
+        return new NodeArguments(bind, port, capacity, policy, password, protectedMode, maxClients);
+    }
+
+    /// <summary>Parses sizes as Redis's config does: 1000, 1k(b), 1m(b), 1g(b), case-insensitive; k = 1024.</summary>
+    public static long ParseSize(string text, string flag)
+    {
+        var lower = text.Trim().ToLowerInvariant();
+        long unit = 1;
+        foreach (var (suffix, factor) in new[] { ("gb", 1L << 30), ("mb", 1L << 20), ("kb", 1L << 10), ("g", 1L << 30), ("m", 1L << 20), ("k", 1L << 10), ("b", 1L) })
+        {
+            if (lower.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                unit = factor;
+                lower = lower[..^suffix.Length];
+                break;
+            }
+        }
+
+        if (!long.TryParse(lower, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number <= 0 || number > long.MaxValue / unit)
+        {
+            throw new ArgumentException($"{flag} '{text}' is not a positive size such as 512mb or 4gb.", flag);
+        }
+
+        return number * unit;
+    }
+
+    private static int ParseInt(string text, string flag, int min, int max) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw new ArgumentException($"{flag} '{text}' must be an integer from {min} to {max}.", flag);
+}

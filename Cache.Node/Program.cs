@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+using Cache.Node;
+using Cache.Transport;
+
+NodeArguments arguments;
+try
+{
+    if (args.Contains("--help") || args.Contains("-h"))
+    {
+        Console.WriteLine(NodeArguments.Usage);
+        return 0;
+    }
+
+    arguments = NodeArguments.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    Console.Error.WriteLine(NodeArguments.Usage);
+    return 2;
+}
+
+using var loggerFactory = new ConsoleLoggerFactory();
+using var node = new CacheNode(new CacheNodeOptions { Capacity = arguments.Capacity, Policy = arguments.Policy, LoggerFactory = loggerFactory });
+var server = new PeerServer(node, new PeerServerOptions
+{
+    BindAddress = arguments.Bind,
+    Port = arguments.Port,
+    RequirePass = arguments.RequirePass,
+    ProtectedMode = arguments.ProtectedMode,
+    MaxClients = arguments.MaxClients,
+    LoggerFactory = loggerFactory,
+});
+
+try
+{
+    server.Start();
+}
+catch (System.Net.Sockets.SocketException ex)
+{
+    Console.Error.WriteLine($"cannot listen on {arguments.Bind}:{arguments.Port}: {ex.Message}");
+    return 1;
+}
+
+var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+void OnSignal(PosixSignalContext context)
+{
+    context.Cancel = true;
+    stop.TrySetResult();
+}
+
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+Console.WriteLine($"cache-node ready on {server.EndPoint} (capacity {arguments.Capacity} bytes, policy {arguments.Policy}, pid {Environment.ProcessId})");
+await stop.Task;
+Console.WriteLine("cache-node shutting down");
+await server.DisposeAsync();
+Console.WriteLine("cache-node stopped");
+return 0;

@@ -1,0 +1,345 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Cache.Transport.Resp;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cache.Transport;
+
+/// <summary>
+/// The node's TCP port. Each connection is served through System.IO.Pipelines; its first bytes decide
+/// the protocol: RESP (redis-cli, redis-benchmark, any Redis client) or the native peer protocol
+/// (reserved: it opens with a NUL byte, which no RESP command can begin with).
+/// </summary>
+/// <remarks>Thread-safe. Start once; dispose to stop listening and close every connection.</remarks>
+public sealed partial class PeerServer : IAsyncDisposable
+{
+    /// <summary>The first byte of the native peer protocol's preamble; RESP commands never begin with it.</summary>
+    public const byte PeerPreambleByte = 0x00;
+
+    private static readonly PipeOptions InputOptions = new(
+        pauseWriterThreshold: 1024 * 1024,
+        resumeWriterThreshold: 512 * 1024,
+        minimumSegmentSize: 16 * 1024,
+        readerScheduler: PipeScheduler.Inline,
+        writerScheduler: PipeScheduler.Inline,
+        useSynchronizationContext: false);
+
+    private readonly ServerContext _context;
+    private readonly PipeOptions _outputOptions;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<long, Socket> _sockets = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _connections = [];
+    private readonly Lock _connectionsGate = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private Timer? _opsSampler;
+    private long _lastCommands;
+    private int _disposed;
+
+    /// <summary>Creates a server for <paramref name="node"/>'s store. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
+    public PeerServer(CacheNode node, PeerServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(options.BindAddress, nameof(options.BindAddress));
+        Check(options.Port is >= 0 and <= 65535, nameof(options.Port), "Port must be 0-65535.");
+        Check(options.MaxClients >= 1, nameof(options.MaxClients), "MaxClients must be at least 1.");
+        Check(options.MaxBulkLength >= 1, nameof(options.MaxBulkLength), "MaxBulkLength must be positive.");
+        Check(options.MaxMultibulkLength >= 1, nameof(options.MaxMultibulkLength), "MaxMultibulkLength must be positive.");
+        Check(options.MaxInlineLength >= 16, nameof(options.MaxInlineLength), "MaxInlineLength must be at least 16.");
+        Check(options.MaxQueryBuffer >= options.MaxInlineLength, nameof(options.MaxQueryBuffer), "MaxQueryBuffer must be at least MaxInlineLength.");
+        Check(options.MaxOutputBuffer >= 64 * 1024, nameof(options.MaxOutputBuffer), "MaxOutputBuffer must be at least 64 KB.");
+        _context = new ServerContext(node, options);
+        _logger = (ILogger?)options.LoggerFactory?.CreateLogger<PeerServer>() ?? NullLogger.Instance;
+        _outputOptions = new PipeOptions(
+            pauseWriterThreshold: Math.Max(64 * 1024, options.MaxOutputBuffer / 2),
+            resumeWriterThreshold: Math.Max(32 * 1024, options.MaxOutputBuffer / 4),
+            minimumSegmentSize: 16 * 1024,
+            readerScheduler: PipeScheduler.Inline,
+            writerScheduler: PipeScheduler.Inline,
+            useSynchronizationContext: false);
+    }
+
+    /// <summary>The address and port the server listens on (after <see cref="Start"/>).</summary>
+    public IPEndPoint EndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The server has not started.");
+
+    /// <summary>Clients connected now.</summary>
+    public int ClientCount => _context.Clients.Count;
+
+    /// <summary>Binds and starts accepting. Throws <see cref="SocketException"/> when the address is taken.</summary>
+    public void Start()
+    {
+        if (_listener is not null)
+        {
+            throw new InvalidOperationException("The server has already started.");
+        }
+
+        var options = _context.Options;
+        var listener = new Socket(options.BindAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            listener.Bind(new IPEndPoint(options.BindAddress, options.Port));
+            listener.Listen(512);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listener = listener;
+        _context.Port = EndPoint.Port;
+        _opsSampler = new Timer(static s => ((PeerServer)s!).SampleOps(), this, 1000, 1000);
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+        LogListening(_logger, EndPoint);
+    }
+
+    /// <summary>Stops accepting, closes every connection and waits for them to end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        _listener?.Dispose();
+        _opsSampler?.Dispose();
+        foreach (var socket in _sockets.Values)
+        {
+            socket.Dispose();
+        }
+
+        Task[] pending;
+        lock (_connectionsGate)
+        {
+            pending = [.. _connections];
+        }
+
+        if (_acceptLoop is not null)
+        {
+            pending = [.. pending, _acceptLoop];
+        }
+
+        await Task.WhenAny(Task.WhenAll(pending), Task.Delay(TimeSpan.FromSeconds(5)));
+        _stopping.Dispose();
+    }
+
+    private static void Check(bool ok, string option, string message)
+    {
+        if (!ok)
+        {
+            throw new ArgumentOutOfRangeException(option, message);
+        }
+    }
+
+    private void SampleOps()
+    {
+        var now = _context.CommandsProcessed.Read();
+        _context.InstantaneousOpsPerSecond = now - Interlocked.Exchange(ref _lastCommands, now);
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var listener = _listener!;
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                LogAcceptFailed(_logger, ex);
+                continue;
+            }
+
+            var task = ServeAsync(socket);
+            lock (_connectionsGate)
+            {
+                _connections.RemoveAll(t => t.IsCompleted);
+                _connections.Add(task);
+            }
+        }
+    }
+
+    private async Task ServeAsync(Socket socket)
+    {
+        // Let the accept loop go on at once; the connection runs on the pool.
+        await Task.Yield();
+        Interlocked.Increment(ref _context.ConnectionsReceived);
+        var id = _context.NextClientId();
+        var client = new ClientInfo(id, socket.RemoteEndPoint, socket.LocalEndPoint, _context.Store.NowUnixMs);
+        socket.NoDelay = true;
+        _sockets[id] = socket;
+        var input = new Pipe(InputOptions);
+        var output = new Pipe(_outputOptions);
+        var receiving = ReceiveAsync(socket, input.Writer);
+        var sending = SendAsync(socket, output.Reader);
+        var registered = false;
+        var abort = false;
+        try
+        {
+            var connection = new RespConnection(_context, output.Writer, client, _logger);
+            if (_context.Clients.Count >= _context.Options.MaxClients)
+            {
+                Interlocked.Increment(ref _context.RejectedConnections);
+                var writer = new RespWriter(output.Writer);
+                writer.Error("ERR max number of clients reached");
+                await output.Writer.FlushAsync();
+                return;
+            }
+
+            if (RespConnection.IsDenied(_context.Options, socket.RemoteEndPoint))
+            {
+                Interlocked.Increment(ref _context.RejectedConnections);
+                await connection.DenyAsync();
+                return;
+            }
+
+            _context.Clients[id] = client;
+            registered = true;
+            if (await IsPeerPreambleAsync(input.Reader))
+            {
+                LogPeerProtocolUnavailable(_logger, socket.RemoteEndPoint);
+                return;
+            }
+
+            await connection.RunAsync(input.Reader, _stopping.Token);
+            abort = connection.Overflowed;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            LogConnectionFailed(_logger, id, ex);
+        }
+        finally
+        {
+            if (registered)
+            {
+                _context.Clients.TryRemove(id, out _);
+            }
+
+            await input.Reader.CompleteAsync();
+            await output.Writer.CompleteAsync();
+            if (abort)
+            {
+                socket.Dispose();
+            }
+
+            // Let the replies already written go out, then close.
+            await Task.WhenAny(sending, Task.Delay(TimeSpan.FromSeconds(5)));
+            try
+            {
+                socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+
+            socket.Dispose();
+            await receiving;
+            _sockets.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>True when the connection opens with the native peer protocol's preamble.</summary>
+    private static async Task<bool> IsPeerPreambleAsync(PipeReader reader)
+    {
+        var result = await reader.ReadAsync();
+        var buffer = result.Buffer;
+        var isPeer = !buffer.IsEmpty && buffer.FirstSpan[0] == PeerPreambleByte;
+        reader.AdvanceTo(buffer.Start);
+        return isPeer;
+    }
+
+    private static async Task ReceiveAsync(Socket socket, PipeWriter writer)
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory(8192);
+                var received = await socket.ReceiveAsync(memory, SocketFlags.None);
+                if (received == 0)
+                {
+                    break;
+                }
+
+                writer.Advance(received);
+                var flush = await writer.FlushAsync();
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            error = ex;
+        }
+
+        await writer.CompleteAsync(error is SocketException ? error : null);
+    }
+
+    private static async Task SendAsync(Socket socket, PipeReader reader)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    var remaining = segment;
+                    while (!remaining.IsEmpty)
+                    {
+                        var sent = await socket.SendAsync(remaining, SocketFlags.None);
+                        remaining = remaining[sent..];
+                    }
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+
+        await reader.CompleteAsync();
+    }
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Listening on {EndPoint}")]
+    private static partial void LogListening(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Accepting a connection failed")]
+    private static partial void LogAcceptFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Debug, Message = "Connection {ClientId} ended with an error")]
+    private static partial void LogConnectionFailed(ILogger logger, long clientId, Exception exception);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Warning, Message = "{Remote} opened with the native peer protocol, which this node does not serve yet; closing")]
+    private static partial void LogPeerProtocolUnavailable(ILogger logger, EndPoint? remote);
+}

@@ -1,0 +1,45 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Cache.Transport;
+
+/// <summary>Settings of a <see cref="PeerServer"/>. Read once, at construction.</summary>
+public sealed class PeerServerOptions
+{
+    /// <summary>The address to listen on. Default loopback: set it explicitly to serve other hosts.</summary>
+    public IPAddress BindAddress { get; set; } = IPAddress.Loopback;
+
+    /// <summary>The TCP port; 0 picks a free one (see <see cref="PeerServer.EndPoint"/>). Default 0.</summary>
+    public int Port { get; set; }
+
+    /// <summary>The password clients must give with AUTH (Redis's <c>requirepass</c>). Null: none.</summary>
+    public string? RequirePass { get; set; }
+
+    /// <summary>As Redis's protected mode: with no password and a non-loopback bind, clients from other hosts are refused. Default true.</summary>
+    public bool ProtectedMode { get; set; } = true;
+
+    /// <summary>Most simultaneous clients; more get an error and are closed. Default 10,000.</summary>
+    public int MaxClients { get; set; } = 10_000;
+
+    /// <summary>Longest bulk string a client may send. Default 512 MB.</summary>
+    public long MaxBulkLength { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>Most elements in one command. Default 1,048,576.</summary>
+    public int MaxMultibulkLength { get; set; } = 1024 * 1024;
+
+    /// <summary>Longest inline command. Default 64 KB.</summary>
+    public int MaxInlineLength { get; set; } = 64 * 1024;
+
+    /// <summary>Most bytes a client may have buffered in unfinished commands (Redis's <c>client-query-buffer-limit</c>). Default 1 GB.</summary>
+    public long MaxQueryBuffer { get; set; } = 1L << 30;
+
+    /// <summary>
+    /// Most reply bytes buffered for one client. Past half of it the server stops reading that client's
+    /// commands until it reads its replies; a reply that would exceed it closes the connection (as Redis's
+    /// <c>client-output-buffer-limit</c>). Default 256 MB.
+    /// </summary>
+    public long MaxOutputBuffer { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Where the server logs. Default: nowhere.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+}

@@ -1,0 +1,184 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+
+namespace Cache.Transport.Resp;
+
+/// <summary>
+/// Writes RESP2 or RESP3 replies into a buffer writer (a connection's output pipe). The protocol
+/// version changes with HELLO. Not thread-safe: one per connection. Values are copied into the writer;
+/// the caller keeps ownership of what it passes.
+/// </summary>
+public sealed class RespWriter
+{
+    private static readonly byte[] OkBytes = "+OK\r\n"u8.ToArray();
+    private static readonly byte[] Null2 = "$-1\r\n"u8.ToArray();
+    private static readonly byte[] NullArray2 = "*-1\r\n"u8.ToArray();
+    private static readonly byte[] Null3 = "_\r\n"u8.ToArray();
+
+    private IBufferWriter<byte> _output;
+
+    /// <summary>Creates a writer over <paramref name="output"/>, speaking RESP2 until <see cref="Protocol"/> changes.</summary>
+    public RespWriter(IBufferWriter<byte> output)
+    {
+        _output = output;
+    }
+
+    /// <summary>2 or 3.</summary>
+    public int Protocol { get; set; } = 2;
+
+    /// <summary>Points the writer at another output (used by tests and by command forwarding).</summary>
+    public void Reset(IBufferWriter<byte> output) => _output = output;
+
+    /// <summary>+OK</summary>
+    public void Ok() => _output.Write(OkBytes);
+
+    /// <summary>A simple string; must not contain CR or LF.</summary>
+    public void SimpleString(ReadOnlySpan<byte> text) => Line((byte)'+', text);
+
+    /// <summary>A simple string from ASCII text; must not contain CR or LF.</summary>
+    public void SimpleString(string text) => LineAscii((byte)'+', text);
+
+    /// <summary>An error reply; <paramref name="text"/> starts with its code (ERR, WRONGPASS, ...). CR and LF become spaces, as Redis does.</summary>
+    public void Error(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        LineAscii((byte)'-', text.Replace('\r', ' ').Replace('\n', ' '));
+    }
+
+    /// <summary>An integer.</summary>
+    public void IntegerValue(long value)
+    {
+        var span = _output.GetSpan(24);
+        span[0] = (byte)':';
+        Utf8Formatter.TryFormat(value, span[1..], out var n);
+        span[n + 1] = (byte)'\r';
+        span[n + 2] = (byte)'\n';
+        _output.Advance(n + 3);
+    }
+
+    /// <summary>A bulk string.</summary>
+    public void Bulk(ReadOnlySpan<byte> value)
+    {
+        if (value.Length <= 4096)
+        {
+            var span = _output.GetSpan(value.Length + 16);
+            var n = Header(span, (byte)'$', value.Length);
+            value.CopyTo(span[n..]);
+            n += value.Length;
+            span[n] = (byte)'\r';
+            span[n + 1] = (byte)'\n';
+            _output.Advance(n + 2);
+            return;
+        }
+
+        Header((byte)'$', value.Length);
+        _output.Write(value);
+        _output.Write("\r\n"u8);
+    }
+
+    /// <summary>A bulk string from text (UTF-8).</summary>
+    public void Bulk(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var count = Encoding.UTF8.GetByteCount(text);
+        Header((byte)'$', count);
+        var span = _output.GetSpan(count + 2);
+        Encoding.UTF8.GetBytes(text, span);
+        span[count] = (byte)'\r';
+        span[count + 1] = (byte)'\n';
+        _output.Advance(count + 2);
+    }
+
+    /// <summary>A bulk string, or the null reply when <paramref name="value"/> is null.</summary>
+    public void BulkOrNull(byte[]? value)
+    {
+        if (value is null)
+        {
+            Null();
+        }
+        else
+        {
+            Bulk(value);
+        }
+    }
+
+    /// <summary>The null bulk string (RESP2 <c>$-1</c>, RESP3 <c>_</c>).</summary>
+    public void Null() => _output.Write(Protocol == 3 ? Null3 : Null2);
+
+    /// <summary>The null array (RESP2 <c>*-1</c>, RESP3 <c>_</c>).</summary>
+    public void NullArray() => _output.Write(Protocol == 3 ? Null3 : NullArray2);
+
+    /// <summary>An array of <paramref name="count"/> elements, written next.</summary>
+    public void ArrayHeader(int count) => Header((byte)'*', count);
+
+    /// <summary>A map of <paramref name="pairs"/> key-value pairs (RESP3 <c>%</c>; in RESP2 a flat array of twice as many elements).</summary>
+    public void MapHeader(int pairs)
+    {
+        if (Protocol == 3)
+        {
+            Header((byte)'%', pairs);
+        }
+        else
+        {
+            Header((byte)'*', pairs * 2);
+        }
+    }
+
+    /// <summary>A set of <paramref name="count"/> elements (RESP3 <c>~</c>; an array in RESP2).</summary>
+    public void SetHeader(int count) => Header(Protocol == 3 ? (byte)'~' : (byte)'*', count);
+
+    /// <summary>A double (RESP3 <c>,</c>; a bulk string in RESP2).</summary>
+    public void DoubleValue(double value)
+    {
+        var text = value.ToString("R", CultureInfo.InvariantCulture);
+        if (Protocol == 3)
+        {
+            LineAscii((byte)',', text);
+        }
+        else
+        {
+            Bulk(text);
+        }
+    }
+
+    /// <summary>Raw bytes already in RESP form.</summary>
+    public void Raw(ReadOnlySpan<byte> resp) => _output.Write(resp);
+
+    private void Header(byte type, long count)
+    {
+        var span = _output.GetSpan(24);
+        _output.Advance(Header(span, type, count));
+    }
+
+    private static int Header(Span<byte> span, byte type, long count)
+    {
+        span[0] = type;
+        Utf8Formatter.TryFormat(count, span[1..], out var n);
+        span[n + 1] = (byte)'\r';
+        span[n + 2] = (byte)'\n';
+        return n + 3;
+    }
+
+    private void Line(byte type, ReadOnlySpan<byte> text)
+    {
+        var span = _output.GetSpan(text.Length + 3);
+        span[0] = type;
+        text.CopyTo(span[1..]);
+        span[text.Length + 1] = (byte)'\r';
+        span[text.Length + 2] = (byte)'\n';
+        _output.Advance(text.Length + 3);
+    }
+
+    private void LineAscii(byte type, string text)
+    {
+        var count = Encoding.UTF8.GetByteCount(text);
+        var span = _output.GetSpan(count + 3);
+        span[0] = type;
+        Encoding.UTF8.GetBytes(text, span[1..]);
+        span[count + 1] = (byte)'\r';
+        span[count + 2] = (byte)'\n';
+        _output.Advance(count + 3);
+    }
+}
