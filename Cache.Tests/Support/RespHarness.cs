@@ -1,0 +1,108 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using Cache.Engine;
+using Cache.Transport;
+using Cache.Transport.Resp;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cache.Tests.Support;
+
+/// <summary>Drives one RESP connection over in-memory pipes: no sockets, any fragmentation.</summary>
+internal sealed class RespHarness : IAsyncDisposable
+{
+    private readonly Pipe _input = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly Pipe _output = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly CacheNode? _ownedNode;
+    private ReadOnlySequence<byte> _pending;
+
+    public RespHarness(PeerServerOptions? options = null, CacheNode? node = null, EndPoint? remote = null, long capacity = 64 << 20, AdmissionPolicy policy = AdmissionPolicy.Retain)
+    {
+        if (node is null)
+        {
+            _ownedNode = node = new CacheNode(new CacheNodeOptions { Capacity = capacity, Policy = policy });
+        }
+
+        Node = node;
+        Context = new ServerContext(node, options ?? new PeerServerOptions());
+        var client = new ClientInfo(Context.NextClientId(), remote ?? new IPEndPoint(IPAddress.Loopback, 50000), new IPEndPoint(IPAddress.Loopback, 7379), Context.Store.NowUnixMs);
+        Context.Clients[client.Id] = client;
+        Connection = new RespConnection(Context, _output.Writer, client, NullLogger.Instance);
+        Running = Task.Run(async () =>
+        {
+            try
+            {
+                await Connection.RunAsync(_input.Reader, CancellationToken.None);
+            }
+            finally
+            {
+                await _output.Writer.CompleteAsync();
+            }
+        });
+    }
+
+    public CacheNode Node { get; }
+
+    public BlockStore Store => Node.Store;
+
+    internal ServerContext Context { get; }
+
+    internal RespConnection Connection { get; }
+
+    /// <summary>Completes when the server side ends the connection.</summary>
+    public Task Running { get; }
+
+    public async Task SendAsync(ReadOnlyMemory<byte> bytes)
+    {
+        await _input.Writer.WriteAsync(bytes);
+    }
+
+    public Task SendAsync(string text) => SendAsync(System.Text.Encoding.UTF8.GetBytes(text));
+
+    public async Task<object?> ReadAsync()
+    {
+        while (true)
+        {
+            if (!_pending.IsEmpty)
+            {
+                var buffer = _pending;
+                if (RespReply.TryParse(ref buffer, out var reply))
+                {
+                    _pending = buffer;
+                    return reply;
+                }
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var result = await _output.Reader.ReadAsync(timeout.Token);
+            var copy = result.Buffer.ToArray();
+            _output.Reader.AdvanceTo(result.Buffer.End);
+            _pending = new ReadOnlySequence<byte>([.. _pending.ToArray(), .. copy]);
+            if (result.IsCompleted && copy.Length == 0)
+            {
+                throw new EndOfStreamException("The server closed the connection.");
+            }
+        }
+    }
+
+    /// <summary>Sends one command and reads its reply.</summary>
+    public async Task<object?> RunAsync(params string[] args)
+    {
+        await SendAsync(RespReply.Command(args));
+        return await ReadAsync();
+    }
+
+    /// <summary>True once the server has closed its side and every reply has been read.</summary>
+    public async Task<bool> IsClosedAsync()
+    {
+        var ended = await Task.WhenAny(Running, Task.Delay(TimeSpan.FromSeconds(10))) == Running;
+        return ended;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _input.Writer.CompleteAsync();
+        await Task.WhenAny(Running, Task.Delay(TimeSpan.FromSeconds(5)));
+        _ownedNode?.Dispose();
+    }
+}

@@ -1,0 +1,106 @@
+using System.Net.Sockets;
+using System.Text;
+using Cache.Tests.Support;
+using Cache.Transport;
+
+namespace Cache.Tests.Transport;
+
+public class PeerServerTests
+{
+    private static async Task<string> ReadUntilClosedAsync(Socket socket)
+    {
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            if (n == 0)
+            {
+                return Encoding.UTF8.GetString(received.ToArray());
+            }
+
+            received.Write(buffer, 0, n);
+        }
+    }
+
+    [Fact]
+    public async Task Garbage_gets_a_protocol_error_and_closes_only_that_connection()
+    {
+        await using var server = TestServer.Start();
+        using var good = await server.ConnectAsync();
+        using var bad = await server.ConnectAsync();
+        await bad.SendAsync(Encoding.ASCII.GetBytes("*1\r\n$-5\r\n"), SocketFlags.None);
+        Assert.Equal("-ERR Protocol error: invalid bulk length\r\n", await ReadUntilClosedAsync(bad));
+
+        await good.SendAsync(Encoding.ASCII.GetBytes("PING\r\n"), SocketFlags.None);
+        var buffer = new byte[64];
+        var n = await good.ReceiveAsync(buffer, SocketFlags.None);
+        Assert.Equal("+PONG\r\n", Encoding.ASCII.GetString(buffer, 0, n));
+    }
+
+    [Fact]
+    public async Task A_client_that_disconnects_mid_frame_leaks_nothing()
+    {
+        await using var server = TestServer.Start();
+        for (var i = 0; i < 20; i++)
+        {
+            using var socket = await server.ConnectAsync();
+            await socket.SendAsync(Encoding.ASCII.GetBytes("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n" + new string('x', 50_000)), SocketFlags.None);
+            socket.Close();
+        }
+
+        Assert.True(await server.WaitForClientsAsync(0), $"clients still registered: {server.Server.ClientCount}");
+        Assert.Equal(0, server.Node.Store.Count);
+        using var check = await server.ConnectAsync();
+        await check.SendAsync(Encoding.ASCII.GetBytes("DBSIZE\r\n"), SocketFlags.None);
+        var buffer = new byte[64];
+        var n = await check.ReceiveAsync(buffer, SocketFlags.None);
+        Assert.Equal(":0\r\n", Encoding.ASCII.GetString(buffer, 0, n));
+    }
+
+    [Fact]
+    public async Task Clients_over_the_limit_get_an_error_and_are_closed()
+    {
+        await using var server = TestServer.Start(new PeerServerOptions { MaxClients = 2 });
+        using var a = await server.ConnectAsync();
+        using var b = await server.ConnectAsync();
+        Assert.True(await server.WaitForClientsAsync(2));
+        using var c = await server.ConnectAsync();
+        Assert.Equal("-ERR max number of clients reached\r\n", await ReadUntilClosedAsync(c));
+    }
+
+    [Fact]
+    public async Task A_connection_opening_with_the_peer_preamble_is_closed_while_resp_goes_on()
+    {
+        await using var server = TestServer.Start();
+        using var peer = await server.ConnectAsync();
+        await peer.SendAsync(new byte[] { PeerServer.PeerPreambleByte, 1, 2, 3 }, SocketFlags.None);
+        Assert.Equal("", await ReadUntilClosedAsync(peer));
+    }
+
+    [Fact]
+    public async Task Pipelined_commands_over_a_socket_are_answered_in_order()
+    {
+        await using var server = TestServer.Start();
+        using var socket = await server.ConnectAsync();
+        var request = new StringBuilder();
+        for (var i = 0; i < 1000; i++)
+        {
+            request.Append(Encoding.ASCII.GetString(RespReply.Command("SET", $"k{i}", $"v{i}")));
+            request.Append(Encoding.ASCII.GetString(RespReply.Command("GET", $"k{i}")));
+        }
+
+        request.Append("QUIT\r\n");
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request.ToString()), SocketFlags.None);
+        var text = await ReadUntilClosedAsync(socket);
+        var expected = new StringBuilder();
+        for (var i = 0; i < 1000; i++)
+        {
+            expected.Append("+OK\r\n$").Append($"v{i}".Length).Append("\r\n").Append($"v{i}\r\n");
+        }
+
+        expected.Append("+OK\r\n");
+        Assert.Equal(expected.ToString(), text);
+    }
+}
