@@ -4,18 +4,18 @@ namespace Cache.Engine;
 public sealed partial class BlockStore
 {
     /// <summary>
-    /// As <see cref="SetOwned(StoreKey, byte[], long, SetCondition)"/>, also returning the value the key held before (Redis's <c>SET ... GET</c>).
-    /// <paramref name="previous"/> is null when the key was absent.
+    /// As <see cref="BlockStore.Set(ReadOnlySpan{byte}, ReadOnlySpan{byte}, long, SetCondition)"/>, also returning the
+    /// value the key held before (Redis's <c>SET ... GET</c>); <paramref name="previous"/> is null when the key was absent.
     /// </summary>
-    public SetResult SetOwned(StoreKey key, byte[] value, long expiresAtUnixMs, SetCondition condition, out byte[]? previous)
+    public SetResult Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long expiresAtUnixMs, SetCondition condition, out ReadOnlyMemory<byte>? previous)
     {
-        ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(value);
-        lock (StripeOf(key))
+        var probe = StoreKey.ForLookup(key);
+        var hash = probe.GetHashCode();
+        lock (StripeOf(hash))
         {
-            var old = LookupLocked(key);
-            previous = old?.Value;
-            return SetLocked(key, value, expiresAtUnixMs, condition, old);
+            var old = LookupLocked(probe);
+            previous = old?.ValueMemory;
+            return SetLocked(hash, key, value, expiresAtUnixMs, condition, old);
         }
     }
 
@@ -23,7 +23,7 @@ public sealed partial class BlockStore
     public bool TryRemove(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value)
     {
         var probe = StoreKey.ForLookup(key);
-        lock (StripeOf(probe))
+        lock (StripeOf(probe.GetHashCode()))
         {
             var entry = LookupLocked(probe);
             if (entry is null)
@@ -32,7 +32,7 @@ public sealed partial class BlockStore
                 return false;
             }
 
-            value = entry.Value;
+            value = entry.ValueMemory;
             RemoveLocked(entry, ref _removed);
             return true;
         }
@@ -46,7 +46,7 @@ public sealed partial class BlockStore
     public bool TryGetAndExpire(ReadOnlySpan<byte> key, long expiresAtUnixMs, out ReadOnlyMemory<byte> value)
     {
         var probe = StoreKey.ForLookup(key);
-        lock (StripeOf(probe))
+        lock (StripeOf(probe.GetHashCode()))
         {
             var entry = LookupLocked(probe);
             if (entry is null)
@@ -57,7 +57,7 @@ public sealed partial class BlockStore
             }
 
             _hits.Increment();
-            value = entry.Value;
+            value = entry.ValueMemory;
             if (expiresAtUnixMs != KeepExpiration)
             {
                 ApplyExpirationLocked(entry, expiresAtUnixMs);
@@ -75,7 +75,7 @@ public sealed partial class BlockStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(expiresAtUnixMs, 1);
         var probe = StoreKey.ForLookup(key);
-        lock (StripeOf(probe))
+        lock (StripeOf(probe.GetHashCode()))
         {
             var entry = LookupLocked(probe);
             if (entry is null)
@@ -106,7 +106,7 @@ public sealed partial class BlockStore
     public bool Persist(ReadOnlySpan<byte> key)
     {
         var probe = StoreKey.ForLookup(key);
-        lock (StripeOf(probe))
+        lock (StripeOf(probe.GetHashCode()))
         {
             var entry = LookupLocked(probe);
             if (entry is null || entry.ExpiresAtUnixMs == 0)
@@ -127,18 +127,17 @@ public sealed partial class BlockStore
     {
         ArgumentNullException.ThrowIfNull(transform);
         var probe = StoreKey.ForLookup(key);
-        var gate = StripeOf(probe);
-        lock (gate)
+        var hash = probe.GetHashCode();
+        lock (StripeOf(hash))
         {
             var old = LookupLocked(probe);
-            var replacement = transform(old is null ? default : old.Value, old is not null, ref state);
+            var replacement = transform(old is null ? default : old.ValueMemory.Span, old is not null, ref state);
             if (replacement is null)
             {
                 return SetResult.ConditionNotMet;
             }
 
-            var owned = old?.Key ?? StoreKey.Copy(key);
-            return SetLocked(owned, replacement, old?.ExpiresAtUnixMs ?? 0, SetCondition.Always, old);
+            return SetLocked(hash, key, replacement, old?.ExpiresAtUnixMs ?? 0, SetCondition.Always, old);
         }
     }
 
@@ -180,7 +179,7 @@ public sealed partial class BlockStore
             for (var i = 0; i < entries.Count; i++)
             {
                 var (key, value) = entries[i];
-                results[i] = SetLocked(key, value, 0, SetCondition.Always, LookupLocked(key));
+                results[i] = SetLocked(key.GetHashCode(), key.Span, value, 0, SetCondition.Always, LookupLocked(key));
             }
 
             return true;

@@ -121,7 +121,7 @@ public sealed partial class BlockStore : IDisposable
             }
 
             _hits.Increment();
-            value = entry.Value;
+            value = entry.ValueMemory;
             return true;
         }
 
@@ -146,10 +146,15 @@ public sealed partial class BlockStore : IDisposable
             return SetResult.RejectedTooLarge;
         }
 
-        return SetCore(StoreKey.Copy(key), value.ToArray(), expiresAtUnixMs, condition);
+        var probe = StoreKey.ForLookup(key);
+        var hash = probe.GetHashCode();
+        lock (StripeOf(hash))
+        {
+            return SetLocked(hash, key, value, expiresAtUnixMs, condition, LookupLocked(probe));
+        }
     }
 
-    /// <summary>Inserts <paramref name="value"/> without copying: the store owns both <paramref name="key"/> and the array from now on, whatever the result.</summary>
+    /// <summary>Inserts <paramref name="value"/> under <paramref name="key"/>, whose hash is already computed. The caller gives both up: it must not change them afterwards.</summary>
     public SetResult SetOwned(StoreKey key, byte[] value, long expiresAtUnixMs = 0, SetCondition condition = SetCondition.Always)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -160,15 +165,18 @@ public sealed partial class BlockStore : IDisposable
             return SetResult.RejectedTooLarge;
         }
 
-        return SetCore(key, value, expiresAtUnixMs, condition);
+        var hash = key.GetHashCode();
+        lock (StripeOf(hash))
+        {
+            return SetLocked(hash, key.Span, value, expiresAtUnixMs, condition, LookupLocked(key));
+        }
     }
 
     /// <summary>Removes a key. Returns false when it was absent.</summary>
     public bool Remove(ReadOnlySpan<byte> key)
     {
         var probe = StoreKey.ForLookup(key);
-        var gate = StripeOf(probe);
-        lock (gate)
+        lock (StripeOf(probe.GetHashCode()))
         {
             var entry = LookupLocked(probe);
             if (entry is null)
@@ -186,7 +194,7 @@ public sealed partial class BlockStore : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(expiresAtUnixMs);
         var probe = StoreKey.ForLookup(key);
-        lock (StripeOf(probe))
+        lock (StripeOf(probe.GetHashCode()))
         {
             var entry = LookupLocked(probe);
             if (entry is null)
@@ -220,7 +228,7 @@ public sealed partial class BlockStore : IDisposable
             cursor = _ring.Scan(cursor, 4096, chunk);
             foreach (var entry in chunk)
             {
-                if (!entry.IsExpired(now) && entry.Key.Span.StartsWith(prefix))
+                if (!entry.IsExpired(now) && entry.KeySpan.StartsWith(prefix))
                 {
                     count++;
                 }
@@ -248,7 +256,7 @@ public sealed partial class BlockStore : IDisposable
         {
             if (!entry.IsExpired(now))
             {
-                keys.Add(entry.Key);
+                keys.Add(entry.CopyKey());
             }
         }
 
@@ -269,7 +277,7 @@ public sealed partial class BlockStore : IDisposable
 
             if (!entry.IsExpired(now))
             {
-                return entry.Key;
+                return entry.CopyKey();
             }
         }
 
@@ -285,12 +293,12 @@ public sealed partial class BlockStore : IDisposable
         long removed = 0;
         foreach (var entry in _ring.Snapshot())
         {
-            if (!entry.Key.Span.StartsWith(prefix))
+            if (!entry.KeySpan.StartsWith(prefix))
             {
                 continue;
             }
 
-            lock (StripeOf(entry.Key))
+            lock (StripeOf(entry.Hash))
             {
                 if (!entry.Removed)
                 {
@@ -321,7 +329,7 @@ public sealed partial class BlockStore : IDisposable
         foreach (var entry in _ring.SampleExpired(now, max))
         {
             // A writer reclaiming room already holds its own stripe: it must not wait for another.
-            var gate = StripeOf(entry.Key);
+            var gate = StripeOf(entry.Hash);
             if (wait)
             {
                 gate.Enter();
@@ -385,7 +393,7 @@ public sealed partial class BlockStore : IDisposable
 
         if (entry.ExpiresAtUnixMs != 0 && entry.IsExpired(NowUnixMs))
         {
-            lock (StripeOf(entry.Key))
+            lock (StripeOf(entry.Hash))
             {
                 if (!entry.Removed)
                 {
@@ -399,16 +407,11 @@ public sealed partial class BlockStore : IDisposable
         return entry;
     }
 
-    private SetResult SetCore(StoreKey key, byte[] value, long expiresAtUnixMs, SetCondition condition)
-    {
-        lock (StripeOf(key))
-        {
-            return SetLocked(key, value, expiresAtUnixMs, condition, LookupLocked(key));
-        }
-    }
-
-    /// <summary>Inserts under the key's stripe lock, which the caller holds; <paramref name="old"/> is the key's live entry.</summary>
-    private SetResult SetLocked(StoreKey key, byte[] value, long expiresAtUnixMs, SetCondition condition, StoreEntry? old)
+    /// <summary>
+    /// Inserts or replaces under the key's stripe lock, which the caller holds; <paramref name="old"/> is the
+    /// key's live entry. The key and value are copied into one new array only once the insert is sure to be tried.
+    /// </summary>
+    private SetResult SetLocked(int hash, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long expiresAtUnixMs, SetCondition condition, StoreEntry? old)
     {
         if ((condition == SetCondition.IfAbsent && old is not null) || (condition == SetCondition.IfPresent && old is null))
         {
@@ -434,29 +437,31 @@ public sealed partial class BlockStore : IDisposable
             return SetResult.RejectedFull;
         }
 
-        var entry = new StoreEntry(key, value, size, expiresAtUnixMs);
-        _index.Set(key, entry);
-        _ring.Add(entry);
-        if (expiresAtUnixMs != 0)
-        {
-            Interlocked.Increment(ref _expiringCount);
-        }
-
+        var data = StoreEntry.Combine(key, value);
         if (old is null)
         {
+            var entry = new StoreEntry(data, key.Length, hash, size, expiresAtUnixMs);
+            _index.Set(entry, entry);
+            _ring.Add(entry);
+            if (expiresAtUnixMs != 0)
+            {
+                Interlocked.Increment(ref _expiringCount);
+            }
+
             Interlocked.Increment(ref _added);
             return SetResult.Added;
         }
 
-        // The index already points at the new entry; the old one only leaves the ring and the
-        // budget (its size was netted into the reservation above).
-        old.Removed = true;
-        _ring.Remove(old);
-        if (old.ExpiresAtUnixMs != 0)
+        // Replace in place: the slot stays in the index and the ring; only the bytes, their charge and the
+        // expiration change (the charge difference was reserved above, or is released here).
+        if ((old.ExpiresAtUnixMs == 0) != (expiresAtUnixMs == 0))
         {
-            Interlocked.Decrement(ref _expiringCount);
+            Interlocked.Add(ref _expiringCount, expiresAtUnixMs == 0 ? -1 : 1);
         }
 
+        old.Data = data;
+        old.Size = size;
+        old.ExpiresAtUnixMs = expiresAtUnixMs;
         if (need < 0)
         {
             Interlocked.Add(ref _used, need);
@@ -466,8 +471,8 @@ public sealed partial class BlockStore : IDisposable
         return SetResult.Replaced;
     }
 
-    /// <summary>The live entry under a key, removing it first if it has expired. Caller holds the key's stripe lock.</summary>
-    private StoreEntry? LookupLocked(StoreKey key)
+    /// <summary>The live entry under a key (a <see cref="StoreKey"/> or an entry), removing it first if it has expired. Caller holds the key's stripe lock.</summary>
+    private StoreEntry? LookupLocked(object key)
     {
         if (!_index.TryGetValue(key, out var found) || found is not StoreEntry entry)
         {
@@ -487,7 +492,7 @@ public sealed partial class BlockStore : IDisposable
     private void RemoveLocked(StoreEntry entry, ref long counter)
     {
         entry.Removed = true;
-        _index.Remove(entry.Key);
+        _index.Remove(entry);
         _ring.Remove(entry);
         if (entry.ExpiresAtUnixMs != 0)
         {
@@ -554,7 +559,7 @@ public sealed partial class BlockStore : IDisposable
     {
         // TryEnter, not Enter: the evicting thread already holds its own key's stripe, and waiting
         // for another could deadlock against a writer evicting in the other direction.
-        var gate = StripeOf(victim.Key);
+        var gate = StripeOf(victim.Hash);
         if (!gate.TryEnter())
         {
             return;
@@ -573,7 +578,7 @@ public sealed partial class BlockStore : IDisposable
         }
     }
 
-    private Lock StripeOf(StoreKey key) => _stripes[key.GetHashCode() & (StripeCount - 1)];
+    private Lock StripeOf(int hash) => _stripes[hash & (StripeCount - 1)];
 
     private void SweepExpired()
     {

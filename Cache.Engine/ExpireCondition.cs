@@ -34,8 +34,8 @@ public enum ExpireResult
 
 /// <summary>
 /// Computes a key's new value from its present one, under the key's lock (so that read-modify-write
-/// commands such as INCR and APPEND are atomic). Return null to leave the key unchanged; the returned
-/// array becomes the store's.
+/// commands such as INCR and APPEND are atomic). Return null to leave the key unchanged; the store copies
+/// the returned bytes.
 /// </summary>
 /// <param name="current">The present value (empty when absent); valid only during the call.</param>
 /// <param name="exists">Whether the key is present.</param>

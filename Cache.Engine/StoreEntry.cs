@@ -1,22 +1,50 @@
 namespace Cache.Engine;
 
-/// <summary>One stored value. The key and value arrays are never changed after construction.</summary>
+/// <summary>
+/// The slot of one key: it is both the index's key and its value, and holds the key's bytes and the
+/// value's bytes in one array, so that a lookup follows as few pointers as possible. It is created when
+/// the key is first stored and stays until the key leaves: replacing the value swaps <see cref="Data"/>
+/// in place under the key's stripe lock, so a write-heavy load allocates only the new bytes.
+/// </summary>
 internal sealed class StoreEntry
 {
-    public StoreEntry(StoreKey key, byte[] value, long size, long expiresAtUnixMs)
+    private byte[] _data;
+
+    public StoreEntry(byte[] data, int keyLength, int hash, long size, long expiresAtUnixMs)
     {
-        Key = key;
-        Value = value;
+        _data = data;
+        KeyLength = keyLength;
+        Hash = hash;
         Size = size;
         ExpiresAtUnixMs = expiresAtUnixMs;
     }
 
-    public StoreKey Key { get; }
+    public int KeyLength { get; }
 
-    public byte[] Value { get; }
+    /// <summary>The key's hash, as <see cref="StoreKey.GetHashCode"/> computes it.</summary>
+    public int Hash { get; }
 
-    /// <summary>Bytes charged to the budget: key + value + <see cref="BlockStore.EntryOverhead"/>.</summary>
-    public long Size { get; }
+    /// <summary>The key's bytes followed by the value's. Read without a lock (one reference, so always a
+    /// whole pair); replaced under the key's stripe lock. An array is never changed once stored.</summary>
+    public byte[] Data
+    {
+        get => Volatile.Read(ref _data);
+        set => Volatile.Write(ref _data, value);
+    }
+
+    public ReadOnlySpan<byte> KeySpan => Data.AsSpan(0, KeyLength);
+
+    public ReadOnlyMemory<byte> ValueMemory
+    {
+        get
+        {
+            var data = Data;
+            return new ReadOnlyMemory<byte>(data, KeyLength, data.Length - KeyLength);
+        }
+    }
+
+    /// <summary>Bytes charged to the budget: key + value + <see cref="BlockStore.EntryOverhead"/>. Guarded by the key's stripe lock.</summary>
+    public long Size { get; set; }
 
     /// <summary>Unix time in milliseconds at which the entry expires; 0 for never. Changed only under the key's stripe lock.</summary>
     public long ExpiresAtUnixMs;
@@ -31,4 +59,28 @@ internal sealed class StoreEntry
     public bool Removed;
 
     public bool IsExpired(long nowUnixMs) => ExpiresAtUnixMs != 0 && nowUnixMs >= ExpiresAtUnixMs;
+
+    /// <summary>A new key holding a copy of this entry's key bytes.</summary>
+    public StoreKey CopyKey() => StoreKey.Copy(KeySpan);
+
+    /// <summary>Allocates the array of a key and value pair. Values live long, so it goes to the pinned
+    /// object heap: the GC never copies it from generation to generation, which would otherwise dominate
+    /// the cost of a write-heavy load.</summary>
+    public static byte[] Combine(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var data = GC.AllocateUninitializedArray<byte>(key.Length + value.Length, pinned: true);
+        key.CopyTo(data);
+        value.CopyTo(data.AsSpan(key.Length));
+        return data;
+    }
+
+    public override int GetHashCode() => Hash;
+
+    /// <summary>Equal to another entry or a <see cref="StoreKey"/> with the same key bytes: lookups use keys, the index stores entries.</summary>
+    public override bool Equals(object? obj) => obj switch
+    {
+        StoreEntry other => other.Hash == Hash && other.KeySpan.SequenceEqual(KeySpan),
+        StoreKey key => key.GetHashCode() == Hash && key.Span.SequenceEqual(KeySpan),
+        _ => false,
+    };
 }

@@ -47,7 +47,7 @@ public sealed class StoreKey : IEquatable<StoreKey>
         other is not null && other._hash == _hash && Span.SequenceEqual(other.Span);
 
     /// <inheritdoc />
-    public override bool Equals(object? obj) => Equals(obj as StoreKey);
+    public override bool Equals(object? obj) => obj is StoreKey key ? Equals(key) : obj is StoreEntry entry && entry.Equals(this);
 
     /// <inheritdoc />
     public override int GetHashCode() => _hash;

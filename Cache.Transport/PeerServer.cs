@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Cache.Transport.Resp;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -58,7 +60,7 @@ public sealed partial class PeerServer : IAsyncDisposable
         _outputOptions = new PipeOptions(
             pauseWriterThreshold: Math.Max(64 * 1024, options.MaxOutputBuffer / 2),
             resumeWriterThreshold: Math.Max(32 * 1024, options.MaxOutputBuffer / 4),
-            minimumSegmentSize: 16 * 1024,
+            minimumSegmentSize: 64 * 1024,
             readerScheduler: PipeScheduler.Inline,
             writerScheduler: PipeScheduler.Inline,
             useSynchronizationContext: false);
@@ -219,7 +221,7 @@ public sealed partial class PeerServer : IAsyncDisposable
                 return;
             }
 
-            await connection.RunAsync(input.Reader, _stopping.Token);
+            await connection.RunAsync(input.Reader);
             abort = connection.Overflowed;
         }
         catch (OperationCanceledException)
@@ -301,20 +303,27 @@ public sealed partial class PeerServer : IAsyncDisposable
 
     private static async Task SendAsync(Socket socket, PipeReader reader)
     {
+        // Replies that span several pipe segments go out in one gathering send (sendmsg with an iovec)
+        // rather than one system call per segment.
+        var segments = new List<ArraySegment<byte>>();
         try
         {
             while (true)
             {
                 var result = await reader.ReadAsync();
                 var buffer = result.Buffer;
-                foreach (var segment in buffer)
+                if (buffer.IsSingleSegment)
                 {
-                    var remaining = segment;
+                    var remaining = buffer.First;
                     while (!remaining.IsEmpty)
                     {
                         var sent = await socket.SendAsync(remaining, SocketFlags.None);
                         remaining = remaining[sent..];
                     }
+                }
+                else if (!buffer.IsEmpty)
+                {
+                    await SendGatheredAsync(socket, buffer, segments);
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -329,6 +338,30 @@ public sealed partial class PeerServer : IAsyncDisposable
         }
 
         await reader.CompleteAsync();
+    }
+
+    private static async Task SendGatheredAsync(Socket socket, ReadOnlySequence<byte> buffer, List<ArraySegment<byte>> segments)
+    {
+        while (!buffer.IsEmpty)
+        {
+            segments.Clear();
+            foreach (var memory in buffer)
+            {
+                if (!MemoryMarshal.TryGetArray(memory, out var segment))
+                {
+                    segment = new ArraySegment<byte>(memory.ToArray());
+                }
+
+                segments.Add(segment);
+                if (segments.Count == 64)
+                {
+                    break;
+                }
+            }
+
+            var sent = await socket.SendAsync(segments, SocketFlags.None);
+            buffer = buffer.Slice(sent);
+        }
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Listening on {EndPoint}")]

@@ -32,7 +32,7 @@ internal sealed class RespHarness : IAsyncDisposable
         {
             try
             {
-                await Connection.RunAsync(_input.Reader, CancellationToken.None);
+                await Connection.RunAsync(_input.Reader);
             }
             finally
             {

@@ -69,20 +69,20 @@ internal sealed partial class RespConnection
         await _output.FlushAsync();
     }
 
-    /// <summary>Serves the client until it disconnects, sends QUIT, or breaks the protocol.</summary>
-    public async Task RunAsync(PipeReader input, CancellationToken cancellationToken)
+    /// <summary>Serves the client until it disconnects, sends QUIT, or breaks the protocol. To stop it from outside, complete or cancel the pipes (a per-read cancellation token would cost every read a registration).</summary>
+    public async Task RunAsync(PipeReader input)
     {
         try
         {
             while (!_close)
             {
-                var result = await input.ReadAsync(cancellationToken);
+                var result = await input.ReadAsync();
                 var buffer = result.Buffer;
 
                 // Process stops early when replies pile up: flush them, then go on with the same buffer.
                 while (!Process(ref buffer) && !_close)
                 {
-                    var early = await _output.FlushAsync(cancellationToken);
+                    var early = await _output.FlushAsync();
                     if (early.IsCompleted)
                     {
                         _close = true;
@@ -98,7 +98,7 @@ internal sealed partial class RespConnection
 
                 if (_output.UnflushedBytes > 0)
                 {
-                    var flush = await _output.FlushAsync(cancellationToken);
+                    var flush = await _output.FlushAsync();
                     if (flush.IsCompleted)
                     {
                         break;

@@ -74,11 +74,9 @@ internal sealed partial class RespSession
             }
         }
 
-        var key = StoreKey.Copy(a[1]);
-        var value = a[2].ToArray();
         if (!get)
         {
-            var result = _store.SetOwned(key, value, expiresAt, condition);
+            var result = _store.Set(a[1], a[2], expiresAt, condition);
             if (result == SetResult.ConditionNotMet)
             {
                 _out.Null();
@@ -91,14 +89,21 @@ internal sealed partial class RespSession
             return;
         }
 
-        var outcome = _store.SetOwned(key, value, expiresAt, condition, out var previous);
+        var outcome = _store.Set(a[1], a[2], expiresAt, condition, out var previous);
         if (outcome is SetResult.RejectedFull or SetResult.RejectedTooLarge)
         {
             _out.Error(OutOfMemory);
             return;
         }
 
-        _out.BulkOrNull(previous);
+        if (previous is { } old)
+        {
+            _out.Bulk(old.Span);
+        }
+        else
+        {
+            _out.Null();
+        }
     }
 
     private void ReplyStored(SetResult result)
