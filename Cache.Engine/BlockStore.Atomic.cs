@@ -14,7 +14,7 @@ public sealed partial class BlockStore
         lock (StripeOf(hash))
         {
             var old = LookupLocked(probe);
-            previous = old?.ValueMemory;
+            previous = old?.ShareValue();
             return SetLocked(hash, key, value, expiresAtUnixMs, condition, old);
         }
     }
@@ -32,7 +32,7 @@ public sealed partial class BlockStore
                 return false;
             }
 
-            value = entry.ValueMemory;
+            value = entry.ShareValue();
             RemoveLocked(entry, ref _removed);
             return true;
         }
@@ -57,7 +57,7 @@ public sealed partial class BlockStore
             }
 
             _hits.Increment();
-            value = entry.ValueMemory;
+            value = entry.ShareValue();
             if (expiresAtUnixMs != KeepExpiration)
             {
                 ApplyExpirationLocked(entry, expiresAtUnixMs);
@@ -131,7 +131,7 @@ public sealed partial class BlockStore
         lock (StripeOf(hash))
         {
             var old = LookupLocked(probe);
-            var replacement = transform(old is null ? default : old.ValueMemory.Span, old is not null, ref state);
+            var replacement = transform(old is null ? default : old.ValueSpanLocked, old is not null, ref state);
             if (replacement is null)
             {
                 return SetResult.ConditionNotMet;

@@ -34,13 +34,55 @@ internal sealed class StoreEntry
 
     public ReadOnlySpan<byte> KeySpan => Data.AsSpan(0, KeyLength);
 
-    public ReadOnlyMemory<byte> ValueMemory
+    /// <summary>The value as memory that may leave the store: from now on the entry's bytes are never
+    /// overwritten in place (a later value gets a new array), so the caller's view never changes.</summary>
+    public ReadOnlyMemory<byte> ShareValue()
     {
-        get
+        if (!Shared)
         {
-            var data = Data;
-            return new ReadOnlyMemory<byte>(data, KeyLength, data.Length - KeyLength);
+            // Dekker-style handshake with OverwriteValueLocked: publish the flag, then wait for a write
+            // that started before the writer could see it.
+            Shared = true;
+            Interlocked.MemoryBarrier();
+            var spinner = default(SpinWait);
+            while ((Volatile.Read(ref Version) & 1) != 0)
+            {
+                spinner.SpinOnce();
+            }
         }
+
+        var data = Data;
+        return new ReadOnlyMemory<byte>(data, KeyLength, data.Length - KeyLength);
+    }
+
+    /// <summary>The value, for a caller holding the key's stripe lock that does not keep it past the call.</summary>
+    public ReadOnlySpan<byte> ValueSpanLocked => Data.AsSpan(KeyLength);
+
+    /// <summary>True once the value's bytes have been handed out as memory (see <see cref="ShareValue"/>).</summary>
+    public volatile bool Shared;
+
+    /// <summary>A sequence counter for values overwritten in place: odd while a write is in progress.
+    /// Readers that copy the value check it did not change (see <see cref="BlockStore.TryWriteValue{TFormat}"/>).</summary>
+    public int Version;
+
+    /// <summary>
+    /// Overwrites the value's bytes in place (the same length). Returns false, changing nothing, when the
+    /// bytes have been shared. Caller holds the key's stripe lock.
+    /// </summary>
+    public bool TryOverwriteValueLocked(ReadOnlySpan<byte> value)
+    {
+        var version = Version;
+        Volatile.Write(ref Version, version + 1);
+        Interlocked.MemoryBarrier();
+        if (Shared)
+        {
+            Volatile.Write(ref Version, version + 2);
+            return false;
+        }
+
+        value.CopyTo(Data.AsSpan(KeyLength));
+        Volatile.Write(ref Version, version + 2);
+        return true;
     }
 
     /// <summary>Bytes charged to the budget: key + value + <see cref="BlockStore.EntryOverhead"/>. Guarded by the key's stripe lock.</summary>

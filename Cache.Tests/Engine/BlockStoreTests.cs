@@ -375,4 +375,132 @@ public class BlockStoreTests
         ex = Assert.Throws<ArgumentOutOfRangeException>(() => new BlockStore(new BlockStoreOptions { Policy = (AdmissionPolicy)42 }));
         Assert.Equal("Policy", ex.ParamName);
     }
+
+    private readonly struct PlainFormat : IValueFormat
+    {
+        public static int MaxOverhead => 0;
+
+        public static int Format(ReadOnlySpan<byte> value, Span<byte> destination)
+        {
+            value.CopyTo(destination);
+            return value.Length;
+        }
+
+        public static void Write(ReadOnlySpan<byte> value, System.Buffers.IBufferWriter<byte> output) => System.Buffers.BuffersExtensions.Write(output, value);
+    }
+
+    [Fact]
+    public void A_view_handed_out_by_TryGet_never_changes_when_the_key_is_overwritten()
+    {
+        using var store = Store(1 << 20);
+        store.Set(K("k"), Enumerable.Repeat((byte)1, 100).ToArray());
+        Assert.True(store.TryGet(K("k"), out var view));
+        store.Set(K("k"), Enumerable.Repeat((byte)2, 100).ToArray());
+        Assert.All(view.ToArray(), b => Assert.Equal(1, b));
+        Assert.True(store.TryGet(K("k"), out var now));
+        Assert.All(now.ToArray(), b => Assert.Equal(2, b));
+    }
+
+    [Fact]
+    public void Same_length_overwrites_of_an_unshared_value_allocate_no_new_array()
+    {
+        using var store = Store(1 << 20);
+        var value = new byte[1000];
+        var key = K("k");
+        store.Set(key, value);
+        for (var i = 0; i < 10; i++)
+        {
+            store.Set(key, value);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            value[0] = (byte)i;
+            store.Set(key, value);
+        }
+
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1000, "an in-place overwrite should not allocate");
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        Assert.True(store.TryWriteValue<PlainFormat>(K("k"), output));
+        Assert.Equal((byte)(999 % 256), output.WrittenSpan[0]);
+    }
+
+    [Fact]
+    public void Copying_readers_never_see_a_torn_value_while_writers_overwrite_in_place()
+    {
+        using var store = Store(16 << 20);
+        const int Length = 4096;
+        store.Set(K("hot"), new byte[Length]);
+        var stop = 0;
+        var torn = 0;
+        var reads = 0L;
+        var writers = Enumerable.Range(1, 2).Select(w => new Thread(() =>
+        {
+            var value = new byte[Length];
+            for (var i = 0; Volatile.Read(ref stop) == 0; i++)
+            {
+                Array.Fill(value, (byte)((w * 100) + (i % 100)));
+                store.Set(K("hot"), value);
+            }
+        })).ToList();
+        var readers = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+        {
+            var output = new System.Buffers.ArrayBufferWriter<byte>(Length);
+            while (Volatile.Read(ref stop) == 0)
+            {
+                output.ResetWrittenCount();
+                Assert.True(store.TryWriteValue<PlainFormat>(K("hot"), output));
+                var span = output.WrittenSpan;
+                if (span.Length != Length || span.IndexOfAnyExcept(span[0]) >= 0)
+                {
+                    Interlocked.Increment(ref torn);
+                }
+
+                Interlocked.Increment(ref reads);
+            }
+        })).ToList();
+        writers.ForEach(t => t.Start());
+        readers.ForEach(t => t.Start());
+        Thread.Sleep(500);
+        Volatile.Write(ref stop, 1);
+        writers.ForEach(t => t.Join());
+        readers.ForEach(t => t.Join());
+        Assert.Equal(0, torn);
+        Assert.True(Interlocked.Read(ref reads) > 100);
+    }
+
+    [Fact]
+    public void A_view_taken_while_writers_overwrite_stays_whole_and_unchanged()
+    {
+        using var store = Store(16 << 20);
+        const int Length = 4096;
+        store.Set(K("hot"), new byte[Length]);
+        var stop = 0;
+        var bad = 0;
+        var writer = new Thread(() =>
+        {
+            var value = new byte[Length];
+            for (var i = 0; Volatile.Read(ref stop) == 0; i++)
+            {
+                Array.Fill(value, (byte)i);
+                store.Set(K("hot"), value);
+            }
+        });
+        writer.Start();
+        for (var i = 0; i < 2000; i++)
+        {
+            Assert.True(store.TryGet(K("hot"), out var view));
+            var first = view.ToArray();
+            Thread.SpinWait(50);
+            if (first.AsSpan().IndexOfAnyExcept(first[0]) >= 0 || !view.Span.SequenceEqual(first))
+            {
+                bad++;
+            }
+        }
+
+        Volatile.Write(ref stop, 1);
+        writer.Join();
+        Assert.Equal(0, bad);
+    }
 }

@@ -8,11 +8,9 @@ internal sealed partial class RespSession
 {
     private void Get(in CommandArgs a)
     {
-        if (_store.TryGet(a[1], out var value))
-        {
-            _out.Bulk(value.Span);
-        }
-        else
+        // Copied straight from the store into the reply: no view of the store's bytes escapes, so later
+        // writes of the same length may overwrite them in place.
+        if (!_store.TryWriteValue<RespBulkFormat>(a[1], _out.Output))
         {
             _out.Null();
         }
@@ -206,11 +204,7 @@ internal sealed partial class RespSession
         _out.ArrayHeader(a.Count - 1);
         for (var i = 1; i < a.Count; i++)
         {
-            if (_store.TryGet(a[i], out var value))
-            {
-                _out.Bulk(value.Span);
-            }
-            else
+            if (!_store.TryWriteValue<RespBulkFormat>(a[i], _out.Output))
             {
                 _out.Null();
             }

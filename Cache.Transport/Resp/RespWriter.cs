@@ -28,6 +28,9 @@ public sealed class RespWriter
     /// <summary>2 or 3.</summary>
     public int Protocol { get; set; } = 2;
 
+    /// <summary>The buffer writer replies go to.</summary>
+    public IBufferWriter<byte> Output => _output;
+
     /// <summary>Points the writer at another output (used by tests and by command forwarding).</summary>
     public void Reset(IBufferWriter<byte> output) => _output = output;
 
@@ -180,5 +183,37 @@ public sealed class RespWriter
         span[count + 1] = (byte)'\r';
         span[count + 2] = (byte)'\n';
         _output.Advance(count + 3);
+    }
+}
+
+/// <summary>Frames a value copied out of the store as a RESP bulk string (<c>$len\r\n...\r\n</c>).</summary>
+internal readonly struct RespBulkFormat : Cache.Engine.IValueFormat
+{
+    public static int MaxOverhead => 16;
+
+    public static int Format(ReadOnlySpan<byte> value, Span<byte> destination)
+    {
+        destination[0] = (byte)'$';
+        Utf8Formatter.TryFormat(value.Length, destination[1..], out var n);
+        destination[n + 1] = (byte)'\r';
+        destination[n + 2] = (byte)'\n';
+        n += 3;
+        value.CopyTo(destination[n..]);
+        n += value.Length;
+        destination[n] = (byte)'\r';
+        destination[n + 1] = (byte)'\n';
+        return n + 2;
+    }
+
+    public static void Write(ReadOnlySpan<byte> value, IBufferWriter<byte> output)
+    {
+        Span<byte> header = stackalloc byte[16];
+        header[0] = (byte)'$';
+        Utf8Formatter.TryFormat(value.Length, header[1..], out var n);
+        header[n + 1] = (byte)'\r';
+        header[n + 2] = (byte)'\n';
+        output.Write(header[..(n + 3)]);
+        output.Write(value);
+        output.Write("\r\n"u8);
     }
 }
