@@ -32,7 +32,7 @@ public sealed partial class BlockStore : IDisposable
     private const int StripeCount = 256;
 
     /// <summary>Values up to this length may be overwritten in place and copied out under a version check.</summary>
-    private const int InPlaceLimit = 64 * 1024;
+    private const int InPlaceLimit = 1024 * 1024;
 
     // The index never expires anything itself (expiration is the store's), so it gets a clock that
     // does not read the system time: MemoryCache reads its clock on every lookup otherwise.

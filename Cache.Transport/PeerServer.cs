@@ -24,7 +24,7 @@ public sealed partial class PeerServer : IAsyncDisposable
     private static readonly PipeOptions InputOptions = new(
         pauseWriterThreshold: 1024 * 1024,
         resumeWriterThreshold: 512 * 1024,
-        minimumSegmentSize: 16 * 1024,
+        minimumSegmentSize: 64 * 1024,
         readerScheduler: PipeScheduler.Inline,
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false);
