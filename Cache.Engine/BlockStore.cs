@@ -31,8 +31,12 @@ public sealed partial class BlockStore : IDisposable
 
     private const int StripeCount = 256;
 
-    /// <summary>Values up to this length may be overwritten in place and copied out under a version check.</summary>
+    /// <summary>Values up to this length may be overwritten in place while no view of them has been handed out.</summary>
     private const int InPlaceLimit = 1024 * 1024;
+
+    /// <summary>Values up to this length are copied out in one piece under a version check; longer ones are
+    /// shared and written in pieces (asking the output for one contiguous span that large would waste it).</summary>
+    private const int CopyOutLimit = 16 * 1024;
 
     // The index never expires anything itself (expiration is the store's), so it gets a clock that
     // does not read the system time: MemoryCache reads its clock on every lookup otherwise.
@@ -163,12 +167,21 @@ public sealed partial class BlockStore : IDisposable
             var version = Volatile.Read(ref entry.Version);
             var data = entry.Data;
             var value = data.AsSpan(entry.KeyLength);
-            if ((version & 1) != 0 || value.Length > InPlaceLimit)
+            if ((version & 1) != 0 || value.Length > CopyOutLimit)
             {
-                if (value.Length > InPlaceLimit)
+                if (value.Length > CopyOutLimit)
                 {
-                    // Large values are never overwritten in place: share them and write in pieces.
-                    TFormat.Write(entry.ShareValue().Span, output);
+                    // Large values are written in pieces while writers are kept from overwriting them in place.
+                    var bytes = entry.BeginCopy();
+                    try
+                    {
+                        TFormat.Write(bytes.AsSpan(entry.KeyLength), output);
+                    }
+                    finally
+                    {
+                        entry.EndCopy();
+                    }
+
                     return true;
                 }
 

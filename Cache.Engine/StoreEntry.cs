@@ -65,16 +65,39 @@ internal sealed class StoreEntry
     /// Readers that copy the value check it did not change (see <see cref="BlockStore.TryWriteValue{TFormat}"/>).</summary>
     public int Version;
 
+    /// <summary>Readers copying a large value out in pieces right now; while any is, writers leave the bytes alone.</summary>
+    public int Copiers;
+
+    /// <summary>
+    /// Starts copying the value out in pieces: until <see cref="EndCopy"/>, no writer overwrites the bytes
+    /// in place (a new value gets a new array). Returns the bytes to copy (key first).
+    /// </summary>
+    public byte[] BeginCopy()
+    {
+        // Dekker-style handshake with TryOverwriteValueLocked, as in ShareValue.
+        Interlocked.Increment(ref Copiers);
+        var spinner = default(SpinWait);
+        while ((Volatile.Read(ref Version) & 1) != 0)
+        {
+            spinner.SpinOnce();
+        }
+
+        return Data;
+    }
+
+    /// <summary>Ends a copy started with <see cref="BeginCopy"/>.</summary>
+    public void EndCopy() => Interlocked.Decrement(ref Copiers);
+
     /// <summary>
     /// Overwrites the value's bytes in place (the same length). Returns false, changing nothing, when the
-    /// bytes have been shared. Caller holds the key's stripe lock.
+    /// bytes have been shared or are being copied out. Caller holds the key's stripe lock.
     /// </summary>
     public bool TryOverwriteValueLocked(ReadOnlySpan<byte> value)
     {
         var version = Version;
         Volatile.Write(ref Version, version + 1);
         Interlocked.MemoryBarrier();
-        if (Shared)
+        if (Shared || Volatile.Read(ref Copiers) != 0)
         {
             Volatile.Write(ref Version, version + 2);
             return false;

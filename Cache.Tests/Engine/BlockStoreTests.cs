@@ -426,11 +426,12 @@ public class BlockStoreTests
         Assert.Equal((byte)(999 % 256), output.WrittenSpan[0]);
     }
 
-    [Fact]
-    public void Copying_readers_never_see_a_torn_value_while_writers_overwrite_in_place()
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(100_000)]
+    public void Copying_readers_never_see_a_torn_value_while_writers_overwrite_in_place(int Length)
     {
         using var store = Store(16 << 20);
-        const int Length = 4096;
         store.Set(K("hot"), new byte[Length]);
         var stop = 0;
         var torn = 0;
