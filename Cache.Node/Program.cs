@@ -2,6 +2,14 @@ using System.Runtime.InteropServices;
 using Cache.Node;
 using Cache.Transport;
 
+// Socket completions run on the event thread instead of hopping to the thread pool: the server's
+// pipelines use inline schedulers, so a request is read, executed and answered on one thread. This must
+// be set before the first socket is used; an explicit setting in the environment wins.
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
+
 NodeArguments arguments;
 try
 {
