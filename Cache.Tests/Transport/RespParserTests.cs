@@ -111,6 +111,18 @@ public class RespParserTests
     }
 
     [Fact]
+    public void A_claimed_huge_bulk_within_the_limit_allocates_nothing_while_it_is_incomplete()
+    {
+        var request = new RespRequest();
+        var frame = Encoding.ASCII.GetBytes("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$500000000\r\nabc");
+        RespParser.TryParse(frame, request, RespLimits.Default, true, out _, out _, out _);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(ParseStatus.Incomplete, RespParser.TryParse(frame, request, RespLimits.Default, true, out _, out var needed, out _));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1024);
+        Assert.True(needed > 500_000_000);
+    }
+
+    [Fact]
     public void Needed_names_the_end_of_a_partially_received_bulk()
     {
         var frame = Encoding.ASCII.GetBytes("*2\r\n$3\r\nSET\r\n$100\r\nabc");
