@@ -32,9 +32,14 @@ public sealed class CacheOptions
     /// <c>ClusterMode = false</c> until the peer mesh lands.</summary>
     public bool ClusterMode { get; set; } = true;
 
-    /// <summary>Existing Redis servers as <c>host:port</c> (Bagua's <c>hosts</c>). Validated now;
-    /// the Redis backend that uses them is not in this release, so a non-empty list is refused with
-    /// <see cref="NotSupportedException"/>.</summary>
+    /// <summary>Existing Redis, Redis Cluster or Garnet servers (Bagua's <c>hosts</c>), each as
+    /// <c>host:port</c>, optionally followed by <c>,password=...</c> and <c>,ssl=true</c>. When set, samples
+    /// live there instead of in the processes: standalone servers share the hash slots in list order, a
+    /// cluster routes by itself, and with <see cref="ClusterMode"/> false each node uses
+    /// <c>Hosts[nodeRank % Hosts.Count]</c>. <see cref="CapacityPerNode"/> and <see cref="Policy"/> are then
+    /// the servers' own (<c>maxmemory</c>, <c>maxmemory-policy</c>). A host that cannot be reached at
+    /// construction, or refuses the password, throws <see cref="InvalidOperationException"/>; later
+    /// failures are misses.</summary>
     public IReadOnlyList<string> Hosts { get; set; } = [];
 
     /// <summary>Samples buffered before a write goes to the cache; buffered samples are visible to

@@ -74,13 +74,15 @@ internal sealed class CacheSettings
             ValidateHost(host);
         }
 
-        if (options.Hosts.Count > 0)
-        {
-            throw new NotSupportedException("Hosts (existing Redis servers) need the Redis backend, which is not in this release; leave Hosts empty to use the processes' own cache.");
-        }
-
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var launch = LaunchEnvironment.Read();
+        var compressAtLeast = options.Compression == SampleCompression.Lz4 ? CompressAtLeastBytes : 0;
+        if (options.Hosts.Count > 0)
+        {
+            var redis = SharedRedisBackends.Acquire(options.Hosts, options.ClusterMode, launch.NodeRank, loggerFactory);
+            return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, redis, loggerFactory);
+        }
+
         if (options.ClusterMode && launch.WorldSize > 1 && options.Node is null)
         {
             throw new NotSupportedException($"ClusterMode = true in a job of {launch.WorldSize} processes (WORLD_SIZE) needs the peer mesh, which is not in this release; set ClusterMode = false so that each process caches what it computes.");
@@ -93,7 +95,7 @@ internal sealed class CacheSettings
             LoggerFactory = loggerFactory,
         });
 
-        var compressAtLeast = options.Compression == SampleCompression.Lz4 ? CompressAtLeastBytes : 0;
+        node.RegisterDataset(options.DatasetName);
         return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, node, loggerFactory);
     }
 
@@ -117,6 +119,8 @@ internal sealed class CacheSettings
 
     private static void ValidateHost(string? host)
     {
+        // host:port, optionally followed by StackExchange.Redis options (",password=...,ssl=true").
+        host = host?.Split(',')[0];
         var colon = host?.LastIndexOf(':') ?? -1;
         if (host is null || colon <= 0 || colon == host.Length - 1
             || !int.TryParse(host.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)

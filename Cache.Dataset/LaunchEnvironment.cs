@@ -3,12 +3,17 @@ using System.Globalization;
 namespace Cache.Dataset;
 
 /// <summary>The job layout a launcher such as torchrun puts in the environment.</summary>
-internal readonly record struct LaunchEnvironment(int WorldSize, int Rank, int LocalWorldSize)
+internal readonly record struct LaunchEnvironment(int WorldSize, int Rank, int LocalWorldSize, int NodeRank)
 {
-    public static LaunchEnvironment Read() => new(
-        ReadInt("WORLD_SIZE", 1, minimum: 1),
-        ReadInt("RANK", 0, minimum: 0),
-        ReadInt("LOCAL_WORLD_SIZE", 1, minimum: 1));
+    public static LaunchEnvironment Read()
+    {
+        var rank = ReadInt("RANK", 0, minimum: 0);
+        var localWorldSize = ReadInt("LOCAL_WORLD_SIZE", 1, minimum: 1);
+
+        // torchrun names the node's index GROUP_RANK; without it, ranks are numbered node by node.
+        var nodeRank = ReadInt("GROUP_RANK", rank / localWorldSize, minimum: 0);
+        return new(ReadInt("WORLD_SIZE", 1, minimum: 1), rank, localWorldSize, nodeRank);
+    }
 
     private static int ReadInt(string name, int fallback, int minimum)
     {

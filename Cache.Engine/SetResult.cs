@@ -17,6 +17,9 @@ public enum SetResult
 
     /// <summary>A condition of the insert (only if absent, only if present) did not hold; nothing changed.</summary>
     ConditionNotMet = 4,
+
+    /// <summary>The write did not reach the cache: the peer or server holding the key failed, timed out, or is skipped for a back-off window.</summary>
+    Failed = 5,
 }
 
 /// <summary>Extension helpers for <see cref="SetResult"/>.</summary>

@@ -55,9 +55,10 @@ public class CacheOptionsTests
     }
 
     [Fact]
-    public void Well_formed_hosts_are_refused_until_the_Redis_backend_exists()
+    public void An_unreachable_host_fails_at_construction_naming_it()
     {
-        Assert.Throws<NotSupportedException>(() => new CachedDataset<int>(Source, new CacheOptions { DatasetName = "d", Hosts = ["127.0.0.1:6379"] }));
+        var ex = Assert.Throws<InvalidOperationException>(() => new CachedDataset<int>(Source, new CacheOptions { DatasetName = "d", Hosts = ["127.0.0.1:1"] }));
+        Assert.Contains("127.0.0.1:1", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
