@@ -23,6 +23,7 @@ internal sealed partial class SampleCache<T> : IDisposable
     // from the moment it is computed; an entry leaves only after the backend has answered for it.
     private readonly ConcurrentDictionary<StoreKey, byte[]> _pending = new();
     private readonly Lock _flushGate = new();
+    private readonly int _pendingCap;
     private int _pendingCount;
     private int _disposed;
 
@@ -31,11 +32,14 @@ internal sealed partial class SampleCache<T> : IDisposable
     private long _bufferHits;
     private long _written;
     private long _rejected;
+    private long _failed;
+    private long _dropped;
     private long _corrupt;
 
     public SampleCache(CacheSettings settings, ISampleSerializer<T>? serializer)
     {
         _settings = settings;
+        _pendingCap = Math.Max(4 * settings.WriterBufferSize, 256);
         _serializer = serializer ?? SampleSerializer.Default<T>();
         _logger = settings.LoggerFactory.CreateLogger("Cache.Dataset." + settings.DatasetName);
     }
@@ -51,6 +55,7 @@ internal sealed partial class SampleCache<T> : IDisposable
         _misses.Read(),
         Interlocked.Read(ref _written),
         Interlocked.Read(ref _rejected),
+        Interlocked.Read(ref _failed) + Interlocked.Read(ref _dropped),
         Interlocked.Read(ref _corrupt));
 
     /// <summary>Reads a sample by full key from the buffer or the backend. A miss is counted.</summary>
@@ -118,6 +123,14 @@ internal sealed partial class SampleCache<T> : IDisposable
     /// <summary>Buffers a freshly produced sample under <paramref name="key"/> (owned from now on), flushing when the buffer is full.</summary>
     public void Add(StoreKey key, T sample)
     {
+        // While a flush is slow (a server timing out), loaders keep adding: past the cap the new sample is
+        // dropped (and counted) rather than buffered, so the buffer never grows without bound.
+        if (Volatile.Read(ref _pendingCount) >= _pendingCap)
+        {
+            Interlocked.Increment(ref _dropped);
+            return;
+        }
+
         var encoded = Encode(sample);
         if (_pending.TryAdd(key, encoded))
         {
@@ -186,11 +199,16 @@ internal sealed partial class SampleCache<T> : IDisposable
             _settings.Backend.SetMany(batch, results);
             long written = 0;
             long rejected = 0;
+            long failed = 0;
             for (var i = 0; i < batch.Length; i++)
             {
                 if (results[i].IsStored())
                 {
                     written++;
+                }
+                else if (results[i] == SetResult.Failed)
+                {
+                    failed++;
                 }
                 else
                 {
@@ -204,6 +222,7 @@ internal sealed partial class SampleCache<T> : IDisposable
             }
 
             Interlocked.Add(ref _written, written);
+            Interlocked.Add(ref _failed, failed);
             if (rejected > 0 && Interlocked.Add(ref _rejected, rejected) == rejected)
             {
                 LogFirstRejection(_logger, _settings.DatasetName, _settings.Backend.Description);

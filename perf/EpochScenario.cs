@@ -26,17 +26,31 @@ internal static class EpochScenario
             throw new ArgumentException("--samples and --epochs must be at least 1.");
         }
 
+        var backend = args.String("backend") ?? "peer";
+        if (backend is not ("peer" or "redis"))
+        {
+            throw new ArgumentException($"--backend must be peer or redis, not '{backend}'.");
+        }
+
         var source = new SyntheticDataset(samples, payload, costMs);
         var seconds = new Dictionary<(string Mode, int Epoch), List<double>>();
         var hitRates = new Dictionary<(string Mode, int Epoch), List<double>>();
-        string[] modes = ["uncached", "cached", "cached-view", "memory"];
+        List<string> modes = ["uncached", "cached", "cached-view", "memory"];
+        using var redis = backend == "redis" ? RedisServerProcess.TryStart() : null;
+        if (redis is not null)
+        {
+            // Beside the process's own (peer) cache, in the same run: the same dataset on a redis-server.
+            modes.InsertRange(3, ["cached-redis", "cached-redis-batch"]);
+        }
+
+        var redisHost = redis is null ? null : $"127.0.0.1:{redis.Port}";
         for (var repeat = 0; repeat < repeats; repeat++)
         {
             // Modes interleave within each repeat so that drift of a shared machine hits all alike.
             foreach (var mode in modes)
             {
                 Harness.Progress("epoch", $"repeat {repeat + 1}/{repeats}, {mode}, {samples} samples of {payload} B at {costMs} ms");
-                var times = RunMode(mode, source, samples, payload, epochs, seed: repeat, out var rates);
+                var times = RunMode(mode, source, samples, payload, epochs, seed: repeat, redisHost, out var rates);
                 for (var e = 0; e < epochs; e++)
                 {
                     Add(seconds, (mode, e + 1), times[e]);
@@ -71,6 +85,16 @@ internal static class EpochScenario
             var memory = Mean("memory");
             summary.Add($"epochs 2-{epochs}: cached is {uncached / cached:F1}x faster than uncached and takes {cached / memory:F2}x the time of memory (byte[] samples, a copy per hit).");
             summary.Add($"epochs 2-{epochs}: cached-view is {uncached / view:F1}x faster than uncached and takes {view / memory:F2}x the time of memory (ReadOnlyMemory<byte> samples, no copy).");
+            if (modes.Contains("cached-redis"))
+            {
+                var viaRedis = Mean("cached-redis");
+                var viaRedisBatch = Mean("cached-redis-batch");
+                summary.Add($"epochs 2-{epochs}: the redis backend (a local redis-server) takes {viaRedis / cached:F1}x the time of the peer backend one sample at a time and {viaRedisBatch / cached:F1}x in batches of 64; both are {uncached / viaRedis:F1}x and {uncached / viaRedisBatch:F1}x faster than uncached.");
+            }
+            else if (backend == "redis")
+            {
+                summary.Add("redis backend: redis-server is absent (apt-get install redis-server); its modes did not run.");
+            }
         }
 
         return new ScenarioResult("epoch", rows, summary);
@@ -86,7 +110,7 @@ internal static class EpochScenario
         list.Add(value);
     }
 
-    private static double[] RunMode(string mode, SyntheticDataset source, int samples, int payload, int epochs, int seed, out double[] hitRates)
+    private static double[] RunMode(string mode, SyntheticDataset source, int samples, int payload, int epochs, int seed, string? redisHost, out double[] hitRates)
     {
         var times = new double[epochs];
         hitRates = new double[epochs];
@@ -104,6 +128,13 @@ internal static class EpochScenario
                 case "cached":
                     node = new CacheNode(new CacheNodeOptions { Capacity = capacity, Policy = AdmissionPolicy.Retain });
                     cached = new CachedDataset<byte[]>(source, new CacheOptions { DatasetName = "epoch", Node = node });
+                    statistics = () => cached.Statistics;
+                    read = i => cached[i];
+                    break;
+                case "cached-redis":
+                case "cached-redis-batch":
+                    cached = new CachedDataset<byte[]>(source, new CacheOptions { DatasetName = $"epoch-{seed}", Hosts = [redisHost!] });
+                    cached.Clear();
                     statistics = () => cached.Statistics;
                     read = i => cached[i];
                     break;
@@ -135,9 +166,23 @@ internal static class EpochScenario
                 random.Shuffle(order);
                 var before = statistics?.Invoke();
                 var start = Stopwatch.GetTimestamp();
-                foreach (var i in order)
+                if (mode == "cached-redis-batch")
                 {
-                    checksum += Touch(read(i));
+                    // As a loader that asks for a batch of 64 indices at once: one MGET per server.
+                    foreach (var chunk in order.Chunk(64))
+                    {
+                        foreach (var sample in cached!.GetMany(chunk))
+                        {
+                            checksum += Touch(sample);
+                        }
+                    }
+                }
+                else
+                {
+                    foreach (var i in order)
+                    {
+                        checksum += Touch(read(i));
+                    }
                 }
 
                 times[e] = Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -159,6 +204,11 @@ internal static class EpochScenario
         }
         finally
         {
+            if (redisHost is not null && mode.StartsWith("cached-redis", StringComparison.Ordinal))
+            {
+                cached?.Clear();
+            }
+
             cached?.Dispose();
             view?.Dispose();
             node?.Dispose();

@@ -17,7 +17,7 @@ if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
 {
     Console.WriteLine("usage: perf [scenario] [--option value ...] [--json FILE]");
     Console.WriteLine("  no scenario: a quick suite of every scenario at small sizes");
-    Console.WriteLine("  epoch    --samples N --bytes B --cost-ms MS --epochs E --repeats R");
+    Console.WriteLine("  epoch    --samples N --bytes B --cost-ms MS --epochs E --repeats R --backend peer|redis");
     Console.WriteLine("  hitrate  --samples N --bytes B --epochs E");
     Console.WriteLine("  local    --repeats R --ms MS");
     Console.WriteLine("  resp     --runs R --requests N --large-requests N   (needs redis-benchmark; redis-server optional)");

@@ -129,6 +129,33 @@ public class RedisBackendTests
     }
 
     [RequiresExecutableFact("redis-server")]
+    public void A_dataset_whose_server_dies_keeps_producing_correct_samples_and_counts_dropped_writes()
+    {
+        using var server = RedisServerProcess.Start();
+        var source = Enumerable.Range(0, 300).Select(i => $"sample-{i}").ToArray();
+        using var dataset = new CachedDataset<string>(source, new CacheOptions { DatasetName = "dies", Hosts = [server.Host], WriterBufferSize = 10 });
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(source[i], dataset[i]);
+        }
+
+        dataset.Flush();
+        server.Kill();
+        for (var epoch = 0; epoch < 2; epoch++)
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                Assert.Equal(source[i], dataset[i]);
+            }
+        }
+
+        dataset.Flush();
+        var stats = dataset.Statistics;
+        Assert.True(stats.Dropped > 0, "writes to the dead server must be counted as dropped");
+        Assert.Equal(0, stats.Rejected);
+    }
+
+    [RequiresExecutableFact("redis-server")]
     public void A_wrong_password_fails_at_start_up_with_a_clear_error()
     {
         using var server = RedisServerProcess.Start(password: "right");
