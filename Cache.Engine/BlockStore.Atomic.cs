@@ -84,14 +84,11 @@ public sealed partial class BlockStore
             }
 
             var current = entry.ExpiresAtUnixMs;
-            var allowed = condition switch
-            {
-                ExpireCondition.IfNone => current == 0,
-                ExpireCondition.IfAny => current != 0,
-                ExpireCondition.IfGreater => current != 0 && expiresAtUnixMs > current,
-                ExpireCondition.IfLess => current == 0 || expiresAtUnixMs < current,
-                _ => true,
-            };
+            var allowed =
+                (!condition.HasFlag(ExpireCondition.IfNone) || current == 0)
+                && (!condition.HasFlag(ExpireCondition.IfAny) || current != 0)
+                && (!condition.HasFlag(ExpireCondition.IfGreater) || (current != 0 && expiresAtUnixMs > current))
+                && (!condition.HasFlag(ExpireCondition.IfLess) || current == 0 || expiresAtUnixMs < current);
             if (!allowed)
             {
                 return ExpireResult.NotApplied;

@@ -162,16 +162,18 @@ public sealed partial class BlockStore : IDisposable
         }
 
         _hits.Increment();
-        while (true)
+        for (var attempt = 0; ; attempt++)
         {
             var version = Volatile.Read(ref entry.Version);
             var data = entry.Data;
             var value = data.AsSpan(entry.KeyLength);
-            if ((version & 1) != 0 || value.Length > CopyOutLimit)
+
+            // After a few attempts spoiled by writers of a hot key, hold them off instead of retrying forever.
+            if ((version & 1) != 0 || value.Length > CopyOutLimit || attempt >= 8)
             {
-                if (value.Length > CopyOutLimit)
+                if (value.Length > CopyOutLimit || attempt >= 8)
                 {
-                    // Large values are written in pieces while writers are kept from overwriting them in place.
+                    // Written in pieces while writers are kept from overwriting the bytes in place.
                     var bytes = entry.BeginCopy();
                     try
                     {
@@ -385,9 +387,12 @@ public sealed partial class BlockStore : IDisposable
     public void Clear() => RemoveKeys([]);
 
     /// <summary>Removes up to <paramref name="max"/> expired entries found by sampling; returns how many.</summary>
-    public int RemoveExpired(int max = 64) => RemoveExpired(max, wait: true);
+    public int RemoveExpired(int max = 64) => RemoveExpired(max, wait: true, keep: null);
 
-    private int RemoveExpired(int max, bool wait)
+    /// <param name="max">Most entries to remove.</param>
+    /// <param name="wait">False when the caller holds a stripe lock: other stripes are only tried, never waited for.</param>
+    /// <param name="keep">An entry the caller is about to replace under its own (re-entrant) stripe lock: never removed here.</param>
+    private int RemoveExpired(int max, bool wait, StoreEntry? keep)
     {
         if (Volatile.Read(ref _expiringCount) == 0)
         {
@@ -398,6 +403,11 @@ public sealed partial class BlockStore : IDisposable
         var removed = 0;
         foreach (var entry in _ring.SampleExpired(now, max))
         {
+            if (entry == keep)
+            {
+                continue;
+            }
+
             // A writer reclaiming room already holds its own stripe: it must not wait for another.
             var gate = StripeOf(entry.Hash);
             if (wait)
@@ -465,10 +475,13 @@ public sealed partial class BlockStore : IDisposable
         {
             lock (StripeOf(entry.Hash))
             {
-                if (!entry.Removed)
+                // Check again under the lock: a writer may have given the key a new life meanwhile.
+                if (entry.Removed || !entry.IsExpired(NowUnixMs))
                 {
-                    RemoveLocked(entry, ref _expired);
+                    return entry.Removed ? null : entry;
                 }
+
+                RemoveLocked(entry, ref _expired);
             }
 
             return null;
@@ -601,7 +614,7 @@ public sealed partial class BlockStore : IDisposable
             if (!reclaimedExpired && Volatile.Read(ref _expiringCount) > 0)
             {
                 reclaimedExpired = true;
-                RemoveExpired(256, wait: false);
+                RemoveExpired(256, wait: false, keep);
                 continue;
             }
 
@@ -668,12 +681,19 @@ public sealed partial class BlockStore : IDisposable
     {
         // Like Redis's active expiry: keep sampling while a good share of the sample was expired,
         // but bound the work per tick.
-        for (var round = 0; round < 16 && Volatile.Read(ref _disposed) == 0; round++)
+        try
         {
-            if (RemoveExpired(64) < 16)
+            for (var round = 0; round < 16 && Volatile.Read(ref _disposed) == 0; round++)
             {
-                return;
+                if (RemoveExpired(64) < 16)
+                {
+                    return;
+                }
             }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The store was disposed while this tick ran: nothing left to sweep. A timer callback must not throw.
         }
     }
 

@@ -1,6 +1,7 @@
 namespace Cache.Engine;
 
-/// <summary>A precondition on setting an expiration, as the options of Redis's EXPIRE.</summary>
+/// <summary>Preconditions on setting an expiration, as the options of Redis's EXPIRE; they combine (XX with GT or LT).</summary>
+[Flags]
 public enum ExpireCondition
 {
     /// <summary>Always set it.</summary>
@@ -13,10 +14,10 @@ public enum ExpireCondition
     IfAny = 2,
 
     /// <summary>Only when the new expiration is later than the present one; no expiration counts as infinite (<c>GT</c>).</summary>
-    IfGreater = 3,
+    IfGreater = 4,
 
     /// <summary>Only when the new expiration is earlier than the present one; no expiration counts as infinite (<c>LT</c>).</summary>
-    IfLess = 4,
+    IfLess = 8,
 }
 
 /// <summary>The outcome of <see cref="BlockStore.UpdateExpiration"/>.</summary>

@@ -40,15 +40,17 @@ internal sealed class StoreEntry
     {
         if (!Shared)
         {
-            // Dekker-style handshake with OverwriteValueLocked: publish the flag, then wait for a write
-            // that started before the writer could see it.
+            // Dekker-style handshake with TryOverwriteValueLocked: publish the flag before looking at the version.
             Shared = true;
             Interlocked.MemoryBarrier();
-            var spinner = default(SpinWait);
-            while ((Volatile.Read(ref Version) & 1) != 0)
-            {
-                spinner.SpinOnce();
-            }
+        }
+
+        // Always wait out a write in progress: a writer that checked the flag before any reader set it may
+        // still be copying, whoever set the flag.
+        var spinner = default(SpinWait);
+        while ((Volatile.Read(ref Version) & 1) != 0)
+        {
+            spinner.SpinOnce();
         }
 
         var data = Data;
@@ -123,7 +125,12 @@ internal sealed class StoreEntry
     /// <summary>Set once, under the key's stripe lock, when the entry leaves the store.</summary>
     public bool Removed;
 
-    public bool IsExpired(long nowUnixMs) => ExpiresAtUnixMs != 0 && nowUnixMs >= ExpiresAtUnixMs;
+    public bool IsExpired(long nowUnixMs)
+    {
+        // One read: a concurrent PERSIST must not be seen as "set" and then as 0.
+        var expiresAt = Volatile.Read(ref ExpiresAtUnixMs);
+        return expiresAt != 0 && nowUnixMs >= expiresAt;
+    }
 
     /// <summary>A new key holding a copy of this entry's key bytes.</summary>
     public StoreKey CopyKey() => StoreKey.Copy(KeySpan);

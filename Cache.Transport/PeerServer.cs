@@ -53,7 +53,7 @@ public sealed partial class PeerServer : IAsyncDisposable
         Check(options.MaxBulkLength >= 1, nameof(options.MaxBulkLength), "MaxBulkLength must be positive.");
         Check(options.MaxMultibulkLength >= 1, nameof(options.MaxMultibulkLength), "MaxMultibulkLength must be positive.");
         Check(options.MaxInlineLength >= 16, nameof(options.MaxInlineLength), "MaxInlineLength must be at least 16.");
-        Check(options.MaxQueryBuffer >= options.MaxInlineLength, nameof(options.MaxQueryBuffer), "MaxQueryBuffer must be at least MaxInlineLength.");
+        Check(options.MaxQueryBuffer >= options.MaxInlineLength && options.MaxQueryBuffer <= Array.MaxLength, nameof(options.MaxQueryBuffer), "MaxQueryBuffer must be at least MaxInlineLength and at most 2 GB.");
         Check(options.MaxOutputBuffer >= 64 * 1024, nameof(options.MaxOutputBuffer), "MaxOutputBuffer must be at least 64 KB.");
         _context = new ServerContext(node, options);
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<PeerServer>() ?? NullLogger.Instance;
@@ -181,13 +181,32 @@ public sealed partial class PeerServer : IAsyncDisposable
 
     private async Task ServeAsync(Socket socket)
     {
+        // Registered before anything else, so that a server being disposed meanwhile closes it too.
+        var id = _context.NextClientId();
+        _sockets[id] = socket;
+        if (_stopping.IsCancellationRequested)
+        {
+            _sockets.TryRemove(id, out _);
+            socket.Dispose();
+            return;
+        }
+
         // Let the accept loop go on at once; the connection runs on the pool.
         await Task.Yield();
         Interlocked.Increment(ref _context.ConnectionsReceived);
-        var id = _context.NextClientId();
-        var client = new ClientInfo(id, socket.RemoteEndPoint, socket.LocalEndPoint, _context.Store.NowUnixMs);
-        socket.NoDelay = true;
-        _sockets[id] = socket;
+        ClientInfo client;
+        try
+        {
+            socket.NoDelay = true;
+            client = new ClientInfo(id, socket.RemoteEndPoint, socket.LocalEndPoint, _context.Store.NowUnixMs);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            _sockets.TryRemove(id, out _);
+            socket.Dispose();
+            return;
+        }
+
         var input = new Pipe(InputOptions);
         var output = new Pipe(_outputOptions);
         var receiving = ReceiveAsync(socket, input.Writer);

@@ -236,6 +236,37 @@ public class BlockStoreTests
     }
 
     [Fact]
+    public void A_growing_replace_of_an_entry_that_expires_meanwhile_leaks_no_budget()
+    {
+        // The clock moves 1 ms per read, so the old entry expires between the lookup and the reservation.
+        var clock = new SteppingTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20000), TimeSpan.FromMilliseconds(1));
+        var entry = BlockStore.ChargeFor(1, 100);
+        using var store = Store(entry + 50, time: clock);
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            store.Set(K("k"), new byte[100], store.NowUnixMs + 3);
+            var result = store.Set(K("k"), new byte[120]);
+            Assert.Equal(result.IsStored(), store.ContainsKey(K("k")));
+            store.Clear();
+            Assert.Equal(0, store.BytesUsed);
+            Assert.Equal(0, store.ExpiringCount);
+        }
+    }
+
+    [Fact]
+    public void Expire_conditions_combine()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20000));
+        using var store = Store(1 << 20, time: clock);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        store.Set(K("k"), K("v"), now + 100_000);
+        Assert.Equal(ExpireResult.NotApplied, store.UpdateExpiration(K("k"), now + 10_000, ExpireCondition.IfAny | ExpireCondition.IfGreater));
+        Assert.Equal(ExpireResult.Applied, store.UpdateExpiration(K("k"), now + 10_000, ExpireCondition.IfAny | ExpireCondition.IfLess));
+        store.Persist(K("k"));
+        Assert.Equal(ExpireResult.NotApplied, store.UpdateExpiration(K("k"), now + 5_000, ExpireCondition.IfAny | ExpireCondition.IfLess));
+    }
+
+    [Fact]
     public void Conditions_IfAbsent_and_IfPresent_hold()
     {
         using var store = Store(1 << 20);

@@ -9,3 +9,11 @@ internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 
     public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }
+
+/// <summary>A clock that moves forward by a fixed step every time it is read (to land a deadline between two reads).</summary>
+internal sealed class SteppingTimeProvider(DateTimeOffset start, TimeSpan step) : TimeProvider
+{
+    private long _ticks = start.UtcTicks;
+
+    public override DateTimeOffset GetUtcNow() => new(Interlocked.Add(ref _ticks, step.Ticks), TimeSpan.Zero);
+}

@@ -164,6 +164,11 @@ public class RespCommandTests
         Assert.Equal(new Error("ERR NX and XX, GT or LT options at the same time are not compatible"), await h.RunAsync("EXPIRE", "k", "1", "NX", "XX"));
         Assert.Equal(new Error("ERR GT and LT options at the same time are not compatible"), await h.RunAsync("EXPIRE", "k", "1", "GT", "LT"));
         Assert.Equal(new Error("ERR Unsupported option FOO"), await h.RunAsync("EXPIRE", "k", "1", "FOO"));
+        await h.RunAsync("SET", "x", "v", "EX", "100");
+        Assert.Equal(0L, await h.RunAsync("EXPIRE", "x", "10", "XX", "GT"));
+        Assert.Equal(1L, await h.RunAsync("EXPIRE", "x", "10", "XX", "LT"));
+        Assert.Null(await h.RunAsync("SET", "x", "v", "NX", "NX"));
+        Assert.Equal(new Error("ERR syntax error"), await h.RunAsync("SET", "x", "v", "NX", "XX"));
         Assert.Equal(1L, await h.RunAsync("PEXPIREAT", "k", "1"));
         Assert.Equal(0L, await h.RunAsync("EXISTS", "k"));
         await h.RunAsync("SET", "k2", "v");

@@ -67,6 +67,33 @@ public class RespLimitsTests
     }
 
     [Fact]
+    public async Task A_short_mget_asking_for_a_huge_reply_is_stopped_at_the_output_limit()
+    {
+        await using var h = new RespHarness(new PeerServerOptions { MaxOutputBuffer = 256 * 1024 });
+        h.Store.Set("big"u8, new byte[100_000]);
+        var keys = Enumerable.Repeat("big", 10_000).Prepend("MGET").ToArray();
+        await h.SendAsync(RespReply.Command(keys));
+        Assert.True(await h.IsClosedAsync());
+        Assert.True(h.Connection.Overflowed);
+    }
+
+    [Fact]
+    public async Task A_command_arriving_one_element_at_a_time_is_parsed_incrementally()
+    {
+        await using var h = new RespHarness();
+        const int Pairs = 20_000;
+        await h.SendAsync($"*{1 + (2 * Pairs)}\r\n$4\r\nMSET\r\n");
+        for (var i = 0; i < Pairs; i++)
+        {
+            await h.SendAsync(RespReply.Command($"k{i}", $"v{i}").AsMemory()[(RespReply.Command($"k{i}", $"v{i}").AsSpan().IndexOf((byte)'\n') + 1)..]);
+        }
+
+        Assert.Equal(new Simple("OK"), await h.ReadAsync());
+        Assert.Equal("v12345", await h.RunAsync("GET", "k12345"));
+        Assert.Equal((long)Pairs, await h.RunAsync("DBSIZE"));
+    }
+
+    [Fact]
     public async Task Malformed_frame_gets_the_error_and_the_connection_is_closed()
     {
         await using var h = new RespHarness();

@@ -97,7 +97,7 @@ internal static class CommandTable
     /// <summary>Finds a command by name, ignoring ASCII case.</summary>
     public static bool TryLookup(ReadOnlySpan<byte> name, out CommandDef command)
     {
-        if (name.IsEmpty || name.Length > 16)
+        if (name.IsEmpty || name.Length > 15)
         {
             command = null!;
             return false;
@@ -115,6 +115,9 @@ internal static class CommandTable
             var b = name[i];
             buffer[i] = b is >= (byte)'a' and <= (byte)'z' ? (byte)(b - 32) : b;
         }
+
+        // The length in the last byte, so that "GET\0" is not GET.
+        buffer[15] = (byte)name.Length;
 
         return (BitConverter.ToUInt64(buffer), BitConverter.ToUInt64(buffer[8..]));
     }

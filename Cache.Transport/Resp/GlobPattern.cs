@@ -1,134 +1,112 @@
 namespace Cache.Transport.Resp;
 
-/// <summary>Redis's glob-style matching for KEYS, SCAN MATCH and CONFIG GET: <c>*</c>, <c>?</c>, <c>[abc]</c>, <c>[^a]</c>, <c>[a-z]</c>, <c>\x</c>. Stateless; thread-safe.</summary>
+/// <summary>
+/// Redis's glob-style matching for KEYS, SCAN MATCH and CONFIG GET: <c>*</c>, <c>?</c>, <c>[abc]</c>,
+/// <c>[^a]</c>, <c>[a-z]</c>, <c>\x</c>. Iterative, backtracking only to the last <c>*</c>, so a match takes
+/// at most pattern length × text length steps whatever the pattern (a client cannot make it exponential).
+/// Stateless; thread-safe.
+/// </summary>
 internal static class GlobPattern
 {
     /// <summary>True when <paramref name="text"/> matches <paramref name="pattern"/>.</summary>
-    public static bool IsMatch(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> text, bool ignoreCase = false) =>
-        Match(pattern, text, ignoreCase, depth: 0);
-
-    private static bool Match(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> text, bool ignoreCase, int depth)
+    public static bool IsMatch(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> text, bool ignoreCase = false)
     {
-        // Bounded recursion, as Redis bounds it, so a hostile pattern cannot exhaust the stack.
-        if (depth > 1000)
-        {
-            return false;
-        }
-
         var p = 0;
         var t = 0;
-        while (p < pattern.Length)
+        var starP = -1;
+        var starT = 0;
+        while (t < text.Length)
         {
-            switch (pattern[p])
+            if (p < pattern.Length && pattern[p] == (byte)'*')
             {
-                case (byte)'*':
-                    while (p + 1 < pattern.Length && pattern[p + 1] == (byte)'*')
-                    {
-                        p++;
-                    }
-
-                    if (p + 1 == pattern.Length)
-                    {
-                        return true;
-                    }
-
-                    for (var k = t; k <= text.Length; k++)
-                    {
-                        if (Match(pattern[(p + 1)..], text[k..], ignoreCase, depth + 1))
-                        {
-                            return true;
-                        }
-                    }
-
-                    return false;
-                case (byte)'?':
-                    if (t >= text.Length)
-                    {
-                        return false;
-                    }
-
-                    t++;
-                    break;
-                case (byte)'[':
-                {
-                    if (t >= text.Length)
-                    {
-                        return false;
-                    }
-
-                    p++;
-                    var not = p < pattern.Length && pattern[p] == (byte)'^';
-                    if (not)
-                    {
-                        p++;
-                    }
-
-                    var matched = false;
-                    while (p < pattern.Length && pattern[p] != (byte)']')
-                    {
-                        if (pattern[p] == (byte)'\\' && p + 1 < pattern.Length)
-                        {
-                            p++;
-                            matched |= Same(pattern[p], text[t], ignoreCase);
-                        }
-                        else if (p + 2 < pattern.Length && pattern[p + 1] == (byte)'-' && pattern[p + 2] != (byte)']')
-                        {
-                            var low = Fold(pattern[p], ignoreCase);
-                            var high = Fold(pattern[p + 2], ignoreCase);
-                            if (low > high)
-                            {
-                                (low, high) = (high, low);
-                            }
-
-                            var c = Fold(text[t], ignoreCase);
-                            matched |= c >= low && c <= high;
-                            p += 2;
-                        }
-                        else
-                        {
-                            matched |= Same(pattern[p], text[t], ignoreCase);
-                        }
-
-                        p++;
-                    }
-
-                    if (not)
-                    {
-                        matched = !matched;
-                    }
-
-                    if (!matched)
-                    {
-                        return false;
-                    }
-
-                    t++;
-                    break;
-                }
-
-                case (byte)'\\' when p + 1 < pattern.Length:
-                    p++;
-                    if (t >= text.Length || !Same(pattern[p], text[t], ignoreCase))
-                    {
-                        return false;
-                    }
-
-                    t++;
-                    break;
-                default:
-                    if (t >= text.Length || !Same(pattern[p], text[t], ignoreCase))
-                    {
-                        return false;
-                    }
-
-                    t++;
-                    break;
+                starP = p++;
+                starT = t;
+                continue;
             }
 
+            if (p < pattern.Length && MatchOne(pattern, p, text[t], ignoreCase, out var next))
+            {
+                p = next;
+                t++;
+                continue;
+            }
+
+            if (starP < 0)
+            {
+                return false;
+            }
+
+            // Let the last star swallow one more byte and try again from just after it.
+            p = starP + 1;
+            t = ++starT;
+        }
+
+        while (p < pattern.Length && pattern[p] == (byte)'*')
+        {
             p++;
         }
 
-        return t == text.Length;
+        return p == pattern.Length;
+    }
+
+    /// <summary>Whether the pattern element at <paramref name="p"/> (not a star) matches <paramref name="c"/>; <paramref name="next"/> is the position after it.</summary>
+    private static bool MatchOne(ReadOnlySpan<byte> pattern, int p, byte c, bool ignoreCase, out int next)
+    {
+        switch (pattern[p])
+        {
+            case (byte)'?':
+                next = p + 1;
+                return true;
+            case (byte)'[':
+            {
+                p++;
+                var not = p < pattern.Length && pattern[p] == (byte)'^';
+                if (not)
+                {
+                    p++;
+                }
+
+                var matched = false;
+                while (p < pattern.Length && pattern[p] != (byte)']')
+                {
+                    if (pattern[p] == (byte)'\\' && p + 1 < pattern.Length)
+                    {
+                        p++;
+                        matched |= Same(pattern[p], c, ignoreCase);
+                    }
+                    else if (p + 2 < pattern.Length && pattern[p + 1] == (byte)'-' && pattern[p + 2] != (byte)']')
+                    {
+                        var low = Fold(pattern[p], ignoreCase);
+                        var high = Fold(pattern[p + 2], ignoreCase);
+                        if (low > high)
+                        {
+                            (low, high) = (high, low);
+                        }
+
+                        var folded = Fold(c, ignoreCase);
+                        matched |= folded >= low && folded <= high;
+                        p += 2;
+                    }
+                    else
+                    {
+                        matched |= Same(pattern[p], c, ignoreCase);
+                    }
+
+                    p++;
+                }
+
+                // p is at the closing ']' (or the end of an unterminated class, as Redis treats it).
+                next = Math.Min(p + 1, pattern.Length);
+                return not ? !matched : matched;
+            }
+
+            case (byte)'\\' when p + 1 < pattern.Length:
+                next = p + 2;
+                return Same(pattern[p + 1], c, ignoreCase);
+            default:
+                next = p + 1;
+                return Same(pattern[p], c, ignoreCase);
+        }
     }
 
     private static bool Same(byte a, byte b, bool ignoreCase) => Fold(a, ignoreCase) == Fold(b, ignoreCase);

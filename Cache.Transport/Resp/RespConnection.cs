@@ -113,12 +113,19 @@ internal sealed partial class RespConnection
         }
         finally
         {
-            if (_staging.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(_staging);
-                _staging = [];
-            }
+            ReleaseStaging();
         }
+    }
+
+    /// <summary>Gives the staging buffer back: to the pool when it is of an ordinary size, to the GC when one huge command grew it.</summary>
+    private void ReleaseStaging()
+    {
+        if (_staging.Length is > 0 and <= 16 * 1024 * 1024)
+        {
+            ArrayPool<byte>.Shared.Return(_staging);
+        }
+
+        _staging = [];
     }
 
     /// <summary>
@@ -220,11 +227,7 @@ internal sealed partial class RespConnection
         {
             var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(total, _staging.Length * 2L), Array.MaxLength));
             _staging.AsSpan(0, _stagingLength).CopyTo(bigger);
-            if (_staging.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(_staging);
-            }
-
+            ReleaseStaging();
             _staging = bigger;
         }
 
@@ -243,7 +246,9 @@ internal sealed partial class RespConnection
         while (offset < _stagingLength && !_close)
         {
             var span = _staging.AsSpan(offset, _stagingLength - offset);
-            var status = RespParser.TryParse(span, _request, _server.Limits, _session.Authenticated, out var consumed, out var needed, out var error);
+
+            // A command left incomplete by the last pass starts at offset 0 now: go on from where it stopped.
+            var status = RespParser.TryParse(span, _request, _server.Limits, _session.Authenticated, resume: offset == 0, out var consumed, out var needed, out var error);
             if (status == ParseStatus.Incomplete)
             {
                 // Re-parse only once the bytes the parser asked for have arrived.
@@ -281,8 +286,7 @@ internal sealed partial class RespConnection
         _session.Client.QueryBufferBytes = _stagingLength;
         if (_stagingLength == 0 && _staging.Length > 1024 * 1024)
         {
-            ArrayPool<byte>.Shared.Return(_staging);
-            _staging = [];
+            ReleaseStaging();
         }
 
         return completed;
@@ -292,6 +296,12 @@ internal sealed partial class RespConnection
     {
         var source = _request.IsInline ? _request.InlineBytes : frame;
         _session.Execute(new CommandArgs(source, _request.Args));
+        if (_session.OutputOverflowed)
+        {
+            LogOutputBufferExceeded(_logger, _session.Client.Id, _output.UnflushedBytes);
+            Overflowed = true;
+        }
+
         if (_session.CloseRequested)
         {
             _close = true;

@@ -2,7 +2,7 @@ using System.Buffers.Text;
 
 namespace Cache.Transport.Resp;
 
-/// <summary>The outcome of <see cref="RespParser.TryParse"/>.</summary>
+/// <summary>The outcome of a <see cref="RespParser"/> parse.</summary>
 public enum ParseStatus
 {
     /// <summary>A command was parsed; its arguments are in the <see cref="RespRequest"/>.</summary>
@@ -40,7 +40,16 @@ public static class RespParser
     /// <param name="consumed">Bytes the command (or the empty frame) took, for Complete and Empty.</param>
     /// <param name="needed">For Incomplete: the buffer length at which parsing can make progress.</param>
     /// <param name="error">For Error: the error text without the leading '-' (e.g. "ERR Protocol error: invalid bulk length").</param>
-    public static ParseStatus TryParse(ReadOnlySpan<byte> buffer, RespRequest request, in RespLimits limits, bool authenticated, out int consumed, out long needed, out string? error)
+    public static ParseStatus TryParse(ReadOnlySpan<byte> buffer, RespRequest request, in RespLimits limits, bool authenticated, out int consumed, out long needed, out string? error) =>
+        TryParse(buffer, request, limits, authenticated, resume: false, out consumed, out needed, out error);
+
+    /// <summary>
+    /// As the other overload; with <paramref name="resume"/>, a multibulk command that the last call on
+    /// <paramref name="request"/> left incomplete goes on from its first unparsed element, so that a command
+    /// arriving one element at a time costs linear work, not quadratic. The caller passes the same bytes
+    /// (the command starting at offset 0) followed by more.
+    /// </summary>
+    public static ParseStatus TryParse(ReadOnlySpan<byte> buffer, RespRequest request, in RespLimits limits, bool authenticated, bool resume, out int consumed, out long needed, out string? error)
     {
         ArgumentNullException.ThrowIfNull(request);
         consumed = 0;
@@ -52,9 +61,20 @@ public static class RespParser
             return ParseStatus.Incomplete;
         }
 
-        return buffer[0] == (byte)'*'
+        if (!(resume && request.Resumable))
+        {
+            request.EndResume();
+        }
+
+        var status = buffer[0] == (byte)'*'
             ? ParseMultibulk(buffer, request, limits, authenticated, out consumed, out needed, out error)
             : ParseInline(buffer, request, limits, out consumed, out needed, out error);
+        if (status != ParseStatus.Incomplete)
+        {
+            request.EndResume();
+        }
+
+        return status;
     }
 
     private static ParseStatus ParseMultibulk(ReadOnlySpan<byte> buffer, RespRequest request, in RespLimits limits, bool authenticated, out int consumed, out long needed, out string? error)
@@ -62,6 +82,11 @@ public static class RespParser
         consumed = 0;
         needed = 0;
         error = null;
+        if (request.Resumable)
+        {
+            return ParseElements(buffer, request, limits, authenticated, request.ResumeCount, request.Count, request.ResumePosition, out consumed, out needed, out error);
+        }
+
         var lineEnd = FindLineEnd(buffer, 1, limits.MaxInlineLength);
         if (lineEnd < 0)
         {
@@ -88,11 +113,22 @@ public static class RespParser
         }
 
         request.Reset(inline: false);
-        for (var i = 0; i < count; i++)
+        return ParseElements(buffer, request, limits, authenticated, count, 0, pos, out consumed, out needed, out error);
+    }
+
+    /// <summary>Parses elements <paramref name="first"/> to <paramref name="count"/> - 1, the first at <paramref name="pos"/>; on Incomplete, remembers where it stopped.</summary>
+    private static ParseStatus ParseElements(ReadOnlySpan<byte> buffer, RespRequest request, in RespLimits limits, bool authenticated, long count, int first, int pos, out int consumed, out long needed, out string? error)
+    {
+        consumed = 0;
+        needed = 0;
+        error = null;
+        int lineEnd;
+        for (var i = first; i < count; i++)
         {
             if (pos >= buffer.Length)
             {
                 needed = pos + 1;
+                request.Suspend(count, pos);
                 return ParseStatus.Incomplete;
             }
 
@@ -105,6 +141,7 @@ public static class RespParser
             lineEnd = FindLineEnd(buffer, pos + 1, limits.MaxInlineLength);
             if (lineEnd < 0)
             {
+                request.Suspend(count, pos);
                 return LineIncompleteOrTooBig(buffer.Length - pos, limits, "ERR Protocol error: too big bulk count string", out needed, out error, offset: pos);
             }
 
@@ -125,6 +162,7 @@ public static class RespParser
             if (end > buffer.Length)
             {
                 needed = end;
+                request.Suspend(count, pos);
                 return ParseStatus.Incomplete;
             }
 
@@ -342,6 +380,12 @@ public static class RespParser
         if (text.IsEmpty || text.Length > 20 || text[0] == (byte)'+' || (text.Length > 1 && text[0] == (byte)'0'))
         {
             return text.Length == 1 && text[0] == (byte)'0';
+        }
+
+        if (text.Length > 1 && text[0] == (byte)'-' && text[1] == (byte)'0')
+        {
+            // "-0" and "-01": Redis's string2ll accepts neither.
+            return false;
         }
 
         return Utf8Parser.TryParse(text, out value, out var used) && used == text.Length;

@@ -26,11 +26,31 @@ public sealed class RespRequest
     /// <summary>The unescaped bytes of an inline command's arguments.</summary>
     public ReadOnlySpan<byte> InlineBytes => _inline;
 
+    /// <summary>True when the last parse stopped inside a multibulk command and can go on from where it stopped
+    /// (given the same bytes again, with more after them), instead of parsing the elements it already has again.</summary>
+    internal bool Resumable { get; private set; }
+
+    /// <summary>Elements the command declares (valid while <see cref="Resumable"/>).</summary>
+    internal long ResumeCount { get; private set; }
+
+    /// <summary>Offset of the first element not yet parsed (valid while <see cref="Resumable"/>).</summary>
+    internal int ResumePosition { get; private set; }
+
     internal void Reset(bool inline)
     {
         Count = 0;
         IsInline = inline;
+        Resumable = false;
     }
+
+    internal void Suspend(long count, int position)
+    {
+        Resumable = true;
+        ResumeCount = count;
+        ResumePosition = position;
+    }
+
+    internal void EndResume() => Resumable = false;
 
     internal void Add(int start, int length)
     {

@@ -36,7 +36,7 @@ internal sealed partial class RespSession
             }
             else
             {
-                _out.Error($"ERR Unsupported option {a.Text(i)}");
+                _out.Error($"ERR Unsupported option {Shown(a[i])}");
                 return;
             }
         }
@@ -53,7 +53,7 @@ internal sealed partial class RespSession
             return;
         }
 
-        condition = nx ? ExpireCondition.IfNone : xx ? ExpireCondition.IfAny : gt ? ExpireCondition.IfGreater : lt ? ExpireCondition.IfLess : condition;
+        condition = (nx ? ExpireCondition.IfNone : 0) | (xx ? ExpireCondition.IfAny : 0) | (gt ? ExpireCondition.IfGreater : 0) | (lt ? ExpireCondition.IfLess : 0);
         if (!TryExpiry(amount, unit, relative, out var expiresAt))
         {
             _out.Error($"ERR invalid expire time in '{name}' command");
@@ -108,6 +108,10 @@ internal sealed partial class RespSession
         foreach (var key in matches)
         {
             _out.Bulk(key.Span);
+            if (OutputOverLimit())
+            {
+                return;
+            }
         }
     }
 

@@ -31,15 +31,15 @@ internal sealed partial class RespSession
         for (var i = 3; i < a.Count; i++)
         {
             var hasNext = i + 1 < a.Count;
-            if (a.Is(i, "NX"u8) && condition == SetCondition.Always)
+            if (a.Is(i, "NX"u8) && condition != SetCondition.IfPresent)
             {
                 condition = SetCondition.IfAbsent;
             }
-            else if (a.Is(i, "XX"u8) && condition == SetCondition.Always)
+            else if (a.Is(i, "XX"u8) && condition != SetCondition.IfAbsent)
             {
                 condition = SetCondition.IfPresent;
             }
-            else if (a.Is(i, "GET"u8) && !get)
+            else if (a.Is(i, "GET"u8))
             {
                 get = true;
             }
@@ -207,6 +207,13 @@ internal sealed partial class RespSession
             if (!_store.TryWriteValue<RespBulkFormat>(a[i], _out.Output))
             {
                 _out.Null();
+            }
+
+            // A short command can ask for an enormous reply (the same large key a million times): stop
+            // as soon as it passes the client's output limit.
+            if (OutputOverLimit())
+            {
+                return;
             }
         }
     }

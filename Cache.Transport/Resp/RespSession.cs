@@ -116,19 +116,36 @@ internal sealed partial class RespSession
 
     private void UnknownCommand(in CommandArgs a)
     {
-        var text = new StringBuilder("ERR unknown command '").Append(Truncate(a.Text(0), 128)).Append("', with args beginning with: ");
+        var text = new StringBuilder("ERR unknown command '").Append(Shown(a[0])).Append("', with args beginning with: ");
         for (var i = 1; i < a.Count && text.Length < 128 + 60; i++)
         {
-            text.Append('\'').Append(Truncate(a.Text(i), 128)).Append("' ");
+            text.Append('\'').Append(Shown(a[i])).Append("' ");
         }
 
         _out.Error(text.ToString());
     }
 
     private void UnknownSubcommand(in CommandArgs a, string container) =>
-        _out.Error($"ERR unknown subcommand '{Truncate(a.Text(1), 128)}'. Try {container} HELP.");
+        _out.Error($"ERR unknown subcommand '{Shown(a[1])}'. Try {container} HELP.");
 
-    private static string Truncate(string text, int max) => text.Length <= max ? text : text[..max];
+    /// <summary>An argument as text for an error message: at most 128 bytes are decoded, however long it is.</summary>
+    private static string Shown(ReadOnlySpan<byte> arg) => Encoding.UTF8.GetString(arg[..Math.Min(arg.Length, 128)]);
+
+    /// <summary>True once the replies waiting for this client pass its output limit: the command stops and the connection closes without sending them.</summary>
+    private bool OutputOverLimit()
+    {
+        if (_out.Output is System.IO.Pipelines.PipeWriter { CanGetUnflushedBytes: true } pipe && pipe.UnflushedBytes > _server.Options.MaxOutputBuffer)
+        {
+            OutputOverflowed = true;
+            CloseRequested = true;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Set when a reply passed the client's output limit: the connection must close without sending what is buffered.</summary>
+    public bool OutputOverflowed { get; private set; }
 
     private static bool TryLong(ReadOnlySpan<byte> text, out long value) => RespParser.TryParseLong(text, out value);
 }
