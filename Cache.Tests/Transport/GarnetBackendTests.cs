@@ -49,7 +49,7 @@ public class GarnetBackendTests
         var b = new GarnetHost();
         try
         {
-            using var backend = new RedisBackend(new RedisBackendOptions { Hosts = [a.Host, b.Host], OperationTimeout = TimeSpan.FromMilliseconds(500) });
+            using var backend = new RedisBackend(new RedisBackendOptions { Hosts = [a.Host, b.Host], OperationTimeout = TimeSpan.FromSeconds(2) });
             var entries = Enumerable.Range(0, 100).Select(i => new KeyValuePair<StoreKey, byte[]>(StoreKey.Copy(Encoding.UTF8.GetBytes($"g:{i}")), Encoding.UTF8.GetBytes($"v{i}"))).ToArray();
             var results = new SetResult[entries.Length];
             backend.SetMany(entries, results);

@@ -13,7 +13,7 @@ public class RedisBackendTests
     private static StoreKey Key(string text) => StoreKey.Copy(Encoding.UTF8.GetBytes(text));
 
     private static RedisBackend Backend(params RedisServerProcess[] servers) =>
-        new(new RedisBackendOptions { Hosts = servers.Select(s => s.Host).ToArray(), OperationTimeout = TimeSpan.FromMilliseconds(500), BreakerWindow = TimeSpan.FromSeconds(30) });
+        new(new RedisBackendOptions { Hosts = servers.Select(s => s.Host).ToArray(), OperationTimeout = TimeSpan.FromSeconds(2), BreakerWindow = TimeSpan.FromSeconds(30) });
 
     private static (KeyValuePair<StoreKey, byte[]>[] Entries, StoreKey[] Keys) Samples(string prefix, int count)
     {
@@ -63,7 +63,9 @@ public class RedisBackendTests
         using var c = RedisServerProcess.Start();
         using var backend = Backend(a, b, c);
         var (entries, keys) = Samples("kill", 200);
-        backend.SetMany(entries, new SetResult[entries.Length]);
+        var written = new SetResult[entries.Length];
+        backend.SetMany(entries, written);
+        Assert.All(written, r => Assert.Equal(SetResult.Added, r));
 
         b.Kill();
         var values = new ReadOnlyMemory<byte>[keys.Length];
