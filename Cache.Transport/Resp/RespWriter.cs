@@ -17,7 +17,7 @@ public sealed class RespWriter
     private static readonly byte[] NullArray2 = "*-1\r\n"u8.ToArray();
     private static readonly byte[] Null3 = "_\r\n"u8.ToArray();
 
-    private IBufferWriter<byte> _output;
+    private readonly IBufferWriter<byte> _output;
 
     /// <summary>Creates a writer over <paramref name="output"/>, speaking RESP2 until <see cref="Protocol"/> changes.</summary>
     public RespWriter(IBufferWriter<byte> output)
@@ -30,9 +30,6 @@ public sealed class RespWriter
 
     /// <summary>The buffer writer replies go to.</summary>
     public IBufferWriter<byte> Output => _output;
-
-    /// <summary>Points the writer at another output (used by tests and by command forwarding).</summary>
-    public void Reset(IBufferWriter<byte> output) => _output = output;
 
     /// <summary>+OK</summary>
     public void Ok() => _output.Write(OkBytes);
@@ -94,19 +91,6 @@ public sealed class RespWriter
         _output.Advance(count + 2);
     }
 
-    /// <summary>A bulk string, or the null reply when <paramref name="value"/> is null.</summary>
-    public void BulkOrNull(byte[]? value)
-    {
-        if (value is null)
-        {
-            Null();
-        }
-        else
-        {
-            Bulk(value);
-        }
-    }
-
     /// <summary>The null bulk string (RESP2 <c>$-1</c>, RESP3 <c>_</c>).</summary>
     public void Null() => _output.Write(Protocol == 3 ? Null3 : Null2);
 
@@ -145,9 +129,6 @@ public sealed class RespWriter
             Bulk(text);
         }
     }
-
-    /// <summary>Raw bytes already in RESP form.</summary>
-    public void Raw(ReadOnlySpan<byte> resp) => _output.Write(resp);
 
     private void Header(byte type, long count)
     {
