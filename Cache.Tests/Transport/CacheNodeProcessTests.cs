@@ -12,7 +12,12 @@ public partial class CacheNodeProcessTests
     [GeneratedRegex(@"ready on 127\.0\.0\.1:(\d+)")]
     private static partial Regex ReadyLine();
 
+    private const int SigTerm = 15;
+
     private static string NodeAssembly() => Path.Combine(AppContext.BaseDirectory, "cache-node.dll");
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
 
     [Fact]
     public async Task Cache_node_prints_ready_serves_resp_and_stops_on_sigterm()
@@ -41,10 +46,7 @@ public partial class CacheNodeProcessTests
             Assert.Contains("allkeys-lru", Encoding.ASCII.GetString(buffer, 0, n), StringComparison.Ordinal);
 
             // SIGTERM, as a process manager would send it.
-            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            {
-                await kill.WaitForExitAsync(timeout.Token);
-            }
+            Assert.Equal(0, SendSignal(process.Id, SigTerm));
 
             await process.WaitForExitAsync(timeout.Token);
             Assert.Equal(0, process.ExitCode);
