@@ -11,9 +11,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Cache.Transport;
 
 /// <summary>
-/// The node's TCP port. Each connection is served through System.IO.Pipelines; its first bytes decide
+/// The node's TCP port. Each connection is served through System.IO.Pipelines; its first byte decides
 /// the protocol: RESP (redis-cli, redis-benchmark, any Redis client) or the native peer protocol
-/// (reserved: it opens with a NUL byte, which no RESP command can begin with).
+/// (<see cref="Peer.PeerFrame.Preamble"/>, which opens with a NUL byte: no RESP command begins with one).
 /// </summary>
 /// <remarks>Thread-safe. Start once; dispose to stop listening and close every connection.</remarks>
 public sealed partial class PeerServer : IAsyncDisposable
@@ -236,7 +236,7 @@ public sealed partial class PeerServer : IAsyncDisposable
             registered = true;
             if (await IsPeerPreambleAsync(input.Reader))
             {
-                LogPeerProtocolUnavailable(_logger, socket.RemoteEndPoint);
+                await new Peer.PeerConnection(_context, output.Writer, _logger).RunAsync(input.Reader);
                 return;
             }
 
@@ -392,6 +392,4 @@ public sealed partial class PeerServer : IAsyncDisposable
     [LoggerMessage(EventId = 3103, Level = LogLevel.Debug, Message = "Connection {ClientId} ended with an error")]
     private static partial void LogConnectionFailed(ILogger logger, long clientId, Exception exception);
 
-    [LoggerMessage(EventId = 3104, Level = LogLevel.Warning, Message = "{Remote} opened with the native peer protocol, which this node does not serve yet; closing")]
-    private static partial void LogPeerProtocolUnavailable(ILogger logger, EndPoint? remote);
 }

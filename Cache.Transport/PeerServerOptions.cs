@@ -40,6 +40,12 @@ public sealed class PeerServerOptions
     /// </summary>
     public long MaxOutputBuffer { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>The cluster's identity: peers that name another one are refused (two jobs on one host cannot mix). Default "cache".</summary>
+    public string ClusterId { get; set; } = "cache";
+
+    /// <summary>The secret peers must prove they hold (HMAC challenge; the secret never travels). Null: none.</summary>
+    public string? Secret { get; set; }
+
     /// <summary>Where the server logs. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 }
