@@ -1,3 +1,4 @@
+using System.Net;
 using Cache.Engine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -7,8 +8,9 @@ namespace Cache.Transport;
 /// <summary>
 /// The cache of one process: its bounded <see cref="BlockStore"/> and the routing of keys to it.
 /// Every dataset of a process shares one node, obtained from <see cref="AcquireProcessNode"/>; the
-/// first one fixes the capacity and policy. In this release a node serves its own process only
-/// (node-local); the peer server and the routing to other processes build on this type.
+/// first one fixes the capacity and policy. Alone, a node serves its own process; after
+/// <see cref="JoinMesh"/>, keys are routed by hash slot to the member that owns them (its own store for
+/// its own slots, a <see cref="Peer.PeerClient"/> for the others). A failing peer is a miss, never an exception.
 /// </summary>
 /// <remarks>Thread-safe. Buffer ownership as in <see cref="ICacheBackend"/>.</remarks>
 public sealed partial class CacheNode : ICacheBackend, IDisposable
@@ -18,6 +20,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
 
     private readonly ILogger _logger;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _datasets = new(StringComparer.Ordinal);
+    private MeshMembership? _mesh;
     private int _disposed;
 
     /// <summary>Creates a node with its own store. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
@@ -37,7 +40,9 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
     public BlockStore Store { get; }
 
     /// <inheritdoc />
-    public string Description => $"local store ({Store.Capacity} bytes, {Store.Policy})";
+    public string Description => Mesh is { } mesh
+        ? $"mesh of {mesh.Clients.Count} nodes, rank {mesh.Rank} ({Store.Capacity} bytes here, {Store.Policy})"
+        : $"local store ({Store.Capacity} bytes, {Store.Policy})";
 
     /// <summary>True once disposed.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -79,32 +84,194 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         _datasets.TryAdd(name, 0);
     }
 
+    /// <summary>The mesh this node belongs to, or null while it serves its own process only.</summary>
+    public MeshMembership? Mesh => Volatile.Read(ref _mesh);
+
+    /// <summary>
+    /// Joins a mesh of nodes: the 16384 hash slots are split into equal, contiguous ranges over
+    /// <paramref name="members"/> in rank order, and from now on a key goes to its owner: this node's
+    /// store directly (no socket, no serialization) when this node (<paramref name="rank"/>) owns it, the
+    /// owner's <see cref="Peer.PeerClient"/> otherwise. Call once, after every member's server listens.
+    /// </summary>
+    public void JoinMesh(IReadOnlyList<EndPoint> members, int rank, Peer.PeerClientOptions clientOptions)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentNullException.ThrowIfNull(clientOptions);
+        ArgumentOutOfRangeException.ThrowIfNegative(rank);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, members.Count);
+        var clients = new Peer.PeerClient?[members.Count];
+        for (var i = 0; i < members.Count; i++)
+        {
+            clients[i] = i == rank ? null : new Peer.PeerClient(members[i], clientOptions);
+        }
+
+        if (Interlocked.CompareExchange(ref _mesh, new MeshMembership(new SlotMap(members.Count), rank, clients), null) is not null)
+        {
+            throw new InvalidOperationException("This node has already joined a mesh.");
+        }
+    }
+
     /// <inheritdoc />
-    public bool TryGet(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value) => Store.TryGet(key, out value);
+    public bool TryGet(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value)
+    {
+        var mesh = Mesh;
+        var owner = mesh?.Slots.OwnerOfKey(key) ?? 0;
+        if (mesh is null || owner == mesh.Rank)
+        {
+            return Store.TryGet(key, out value);
+        }
+
+        var values = mesh.Clients[owner]!.GetManyAsync([StoreKey.Copy(key)]).GetAwaiter().GetResult();
+        value = values?[0] ?? default;
+        return values?[0] is not null;
+    }
 
     /// <inheritdoc />
     public void GetMany(ReadOnlySpan<StoreKey> keys, Span<ReadOnlyMemory<byte>> values, Span<bool> found)
     {
+        var mesh = Mesh;
+        found.Clear();
+        List<(int[] Indices, Task<byte[]?[]?> Task)>? remote = null;
+        if (mesh is not null)
+        {
+            // One request per owner, all in flight together; local keys are read meanwhile.
+            remote = [];
+            var byOwner = GroupByOwner(keys, mesh);
+            foreach (var (owner, indices) in byOwner)
+            {
+                if (owner != mesh.Rank)
+                {
+                    var ownerKeys = new StoreKey[indices.Count];
+                    for (var j = 0; j < ownerKeys.Length; j++)
+                    {
+                        ownerKeys[j] = keys[indices[j]];
+                    }
+
+                    remote.Add(([.. indices], mesh.Clients[owner]!.GetManyAsync(ownerKeys)));
+                }
+            }
+        }
+
         for (var i = 0; i < keys.Length; i++)
         {
-            found[i] = Store.TryGet(keys[i].Span, out values[i]);
+            if (mesh is null || mesh.Slots.OwnerOfKey(keys[i].Span) == mesh.Rank)
+            {
+                found[i] = Store.TryGet(keys[i].Span, out values[i]);
+            }
+        }
+
+        foreach (var (indices, task) in remote ?? [])
+        {
+            var answer = task.GetAwaiter().GetResult();
+            for (var j = 0; answer is not null && j < indices.Length; j++)
+            {
+                if (answer[j] is { } bytes)
+                {
+                    values[indices[j]] = bytes;
+                    found[indices[j]] = true;
+                }
+            }
         }
     }
 
     /// <inheritdoc />
     public void SetMany(ReadOnlySpan<KeyValuePair<StoreKey, byte[]>> entries, Span<SetResult> results)
     {
-        for (var i = 0; i < entries.Length; i++)
+        var mesh = Mesh;
+        if (mesh is null)
         {
-            results[i] = Store.SetOwned(entries[i].Key, entries[i].Value);
+            for (var i = 0; i < entries.Length; i++)
+            {
+                results[i] = Store.SetOwned(entries[i].Key, entries[i].Value);
+            }
+
+            return;
+        }
+
+        var keys = new StoreKey[entries.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = entries[i].Key;
+        }
+
+        var remote = new List<(List<int> Indices, Task<SetResult[]> Task)>();
+        foreach (var (owner, indices) in GroupByOwner(keys, mesh))
+        {
+            if (owner == mesh.Rank)
+            {
+                foreach (var i in indices)
+                {
+                    results[i] = Store.SetOwned(entries[i].Key, entries[i].Value);
+                }
+            }
+            else
+            {
+                var batch = new List<KeyValuePair<StoreKey, byte[]>>(indices.Count);
+                foreach (var i in indices)
+                {
+                    batch.Add(entries[i]);
+                }
+
+                remote.Add((indices, mesh.Clients[owner]!.SetManyAsync(batch)));
+            }
+        }
+
+        foreach (var (indices, task) in remote)
+        {
+            var answer = task.GetAwaiter().GetResult();
+            for (var j = 0; j < indices.Count; j++)
+            {
+                results[indices[j]] = answer[j];
+            }
         }
     }
 
     /// <inheritdoc />
-    public long CountKeys(ReadOnlySpan<byte> prefix) => Store.CountKeys(prefix);
+    public long CountKeys(ReadOnlySpan<byte> prefix)
+    {
+        var local = Store.CountKeys(prefix);
+        var mesh = Mesh;
+        if (mesh is null)
+        {
+            return local;
+        }
+
+        var bytes = prefix.ToArray();
+        var counts = mesh.Clients.Where(c => c is not null).Select(c => c!.CountKeysAsync(bytes)).ToArray();
+        return local + counts.Sum(t => t.GetAwaiter().GetResult() ?? 0);
+    }
 
     /// <inheritdoc />
-    public long RemoveKeys(ReadOnlySpan<byte> prefix) => Store.RemoveKeys(prefix);
+    public long RemoveKeys(ReadOnlySpan<byte> prefix)
+    {
+        var local = Store.RemoveKeys(prefix);
+        var mesh = Mesh;
+        if (mesh is null)
+        {
+            return local;
+        }
+
+        var bytes = prefix.ToArray();
+        var removed = mesh.Clients.Where(c => c is not null).Select(c => c!.RemoveKeysAsync(bytes)).ToArray();
+        return local + removed.Sum(t => t.GetAwaiter().GetResult() ?? 0);
+    }
+
+    private static Dictionary<int, List<int>> GroupByOwner(ReadOnlySpan<StoreKey> keys, MeshMembership mesh)
+    {
+        var groups = new Dictionary<int, List<int>>();
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var owner = mesh.Slots.OwnerOfKey(keys[i].Span);
+            if (!groups.TryGetValue(owner, out var list))
+            {
+                groups[owner] = list = [];
+            }
+
+            list.Add(i);
+        }
+
+        return groups;
+    }
 
     /// <summary>Releases the store. Dispose the datasets and loaders that use the node first.</summary>
     public void Dispose()
@@ -112,6 +279,11 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             LogDisposed(_logger, Store.Count);
+            foreach (var client in Mesh?.Clients ?? [])
+            {
+                client?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
             Store.Dispose();
         }
     }
