@@ -5,11 +5,13 @@ using Cache.Engine;
 namespace Cache.Node;
 
 /// <summary>The command line of <c>cache-node</c>, parsed and checked; a wrong value throws <see cref="ArgumentException"/> naming the flag.</summary>
-internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, AdmissionPolicy Policy, string? RequirePass, bool ProtectedMode, int MaxClients)
+internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, AdmissionPolicy Policy, string? RequirePass, bool ProtectedMode, int MaxClients,
+    IReadOnlyList<EndPoint> Peers, int Rank, string? Secret, string ClusterId)
 {
     public const string Usage =
         "usage: cache-node [--port 7379] [--bind 127.0.0.1] [--capacity 1gb] [--policy retain|lru|random]\n" +
-        "                  [--requirepass PASSWORD] [--protected-mode yes|no] [--maxclients 10000]";
+        "                  [--requirepass PASSWORD] [--protected-mode yes|no] [--maxclients 10000]\n" +
+        "                  [--peers host:port,host:port,... --rank N [--secret S] [--cluster-id ID]]";
 
     public static NodeArguments Parse(IReadOnlyList<string> args)
     {
@@ -20,6 +22,11 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
         string? password = null;
         var protectedMode = true;
         var maxClients = 10_000;
+        var peers = new List<EndPoint>();
+        var rank = -1;
+        string? secret = null;
+        var clusterId = "cache";
+        var portGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
             var flag = args[i];
@@ -28,6 +35,25 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
             {
                 case "--port":
                     port = ParseInt(Value(), flag, 0, 65535);
+                    portGiven = true;
+                    break;
+                case "--peers":
+                    foreach (var peer in Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        peers.Add(IPEndPoint.TryParse(peer, out var endPoint) && endPoint.Port > 0
+                            ? endPoint
+                            : throw new ArgumentException($"--peers entry '{peer}' is not ip:port.", flag));
+                    }
+
+                    break;
+                case "--rank":
+                    rank = ParseInt(Value(), flag, 0, 16383);
+                    break;
+                case "--secret":
+                    secret = Value();
+                    break;
+                case "--cluster-id":
+                    clusterId = Value();
                     break;
                 case "--bind":
                     var text = Value();
@@ -66,7 +92,28 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
             }
         }
 
-        return new NodeArguments(bind, port, capacity, policy, password, protectedMode, maxClients);
+        if (peers.Count > 0)
+        {
+            if (rank < 0 || rank >= peers.Count)
+            {
+                throw new ArgumentException($"--rank must be from 0 to {peers.Count - 1} with {peers.Count} --peers.", "--rank");
+            }
+
+            // The node listens where the others expect it: its own entry in the list.
+            var own = (IPEndPoint)peers[rank];
+            if (portGiven && port != own.Port)
+            {
+                throw new ArgumentException($"--port {port} differs from this rank's entry in --peers ({own}).", "--port");
+            }
+
+            port = own.Port;
+        }
+        else if (rank >= 0)
+        {
+            throw new ArgumentException("--rank needs --peers.", "--rank");
+        }
+
+        return new NodeArguments(bind, port, capacity, policy, password, protectedMode, maxClients, peers, Math.Max(rank, 0), secret, clusterId);
     }
 
     /// <summary>Parses sizes as Redis's config does: 1000, 1k(b), 1m(b), 1g(b), case-insensitive; k = 1024.</summary>

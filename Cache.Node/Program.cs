@@ -37,6 +37,8 @@ var server = new PeerServer(node, new PeerServerOptions
     RequirePass = arguments.RequirePass,
     ProtectedMode = arguments.ProtectedMode,
     MaxClients = arguments.MaxClients,
+    Secret = arguments.Secret,
+    ClusterId = arguments.ClusterId,
     LoggerFactory = loggerFactory,
 });
 
@@ -50,6 +52,16 @@ catch (System.Net.Sockets.SocketException ex)
     return 1;
 }
 
+if (arguments.Peers.Count > 0)
+{
+    node.JoinMesh(arguments.Peers, arguments.Rank, new Cache.Transport.Peer.PeerClientOptions
+    {
+        Secret = arguments.Secret,
+        ClusterId = arguments.ClusterId,
+        LoggerFactory = loggerFactory,
+    });
+}
+
 var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 void OnSignal(PosixSignalContext context)
 {
@@ -60,7 +72,7 @@ void OnSignal(PosixSignalContext context)
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
-Console.WriteLine($"cache-node ready on {server.EndPoint} (capacity {arguments.Capacity} bytes, policy {arguments.Policy}, pid {Environment.ProcessId})");
+Console.WriteLine($"cache-node ready on {server.EndPoint} (capacity {arguments.Capacity} bytes, policy {arguments.Policy}, {(arguments.Peers.Count > 0 ? $"rank {arguments.Rank} of {arguments.Peers.Count}" : "standalone")}, pid {Environment.ProcessId})");
 await stop.Task;
 Console.WriteLine("cache-node shutting down");
 await server.DisposeAsync();
