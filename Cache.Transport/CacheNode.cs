@@ -131,7 +131,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
     {
         var mesh = Mesh;
         found.Clear();
-        List<(int[] Indices, Task<byte[]?[]?> Task)>? remote = null;
+        List<(int[] Indices, Task<ReadOnlyMemory<byte>?[]?> Task)>? remote = null;
         if (mesh is not null)
         {
             // One request per owner, all in flight together; local keys are read meanwhile.

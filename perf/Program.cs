@@ -11,6 +11,7 @@ var scenarios = new Dictionary<string, Func<Arguments, bool, ScenarioResult>>(St
     ["hitrate"] = HitRateScenario.Run,
     ["local"] = LocalScenario.Run,
     ["resp"] = RespScenario.Run,
+    ["peer"] = PeerScenario.Run,
 };
 
 if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
@@ -21,6 +22,7 @@ if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
     Console.WriteLine("  hitrate  --samples N --bytes B --epochs E");
     Console.WriteLine("  local    --repeats R --ms MS");
     Console.WriteLine("  resp     --runs R --requests N --large-requests N   (needs redis-benchmark; redis-server optional)");
+    Console.WriteLine("  peer     --repeats R --ms MS   (batched reads from a cache-node process; redis-server optional)");
     return 0;
 }
 

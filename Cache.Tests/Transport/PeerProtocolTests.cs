@@ -26,10 +26,10 @@ public class PeerProtocolTests
         Assert.Equal([SetResult.Added, SetResult.Added, SetResult.Added], results);
         var values = await client.GetManyAsync([Key("a"), Key("nope"), Key("big"), Key("empty")]);
         Assert.NotNull(values);
-        Assert.Equal(new byte[] { 1, 2, 3 }, values[0]);
+        Assert.Equal(new byte[] { 1, 2, 3 }, values[0]!.Value.ToArray());
         Assert.Null(values[1]);
-        Assert.Equal(big, values[2]);
-        Assert.Equal([], values[3]!);
+        Assert.Equal(big, values[2]!.Value.ToArray());
+        Assert.Equal([], values[3]!.Value.ToArray());
         Assert.True(server.Node.Store.ContainsKey("big"u8));
         Assert.True(await client.PingAsync());
     }
@@ -55,7 +55,7 @@ public class PeerProtocolTests
         var reads = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => client.GetManyAsync([Key($"k{i}")])));
         for (var i = 0; i < reads.Length; i++)
         {
-            Assert.Equal($"v{i}", Encoding.UTF8.GetString(reads[i]![0]!));
+            Assert.Equal($"v{i}", Encoding.UTF8.GetString(reads[i]![0]!.Value.Span));
         }
     }
 

@@ -59,8 +59,11 @@ public sealed partial class PeerClient : IAsyncDisposable
     /// <summary>True when the peer answers a ping in time.</summary>
     public async Task<bool> PingAsync() => (await RequestAsync(PeerOp.Ping, static (_, _) => { }, 0))?.Op == PeerOp.Pong;
 
-    /// <summary>Reads many keys: element i is key i's value, or null when missing. Null as a whole when the peer failed (every key a miss).</summary>
-    public async Task<byte[]?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys)
+    /// <summary>
+    /// Reads many keys: element i is key i's value, or null when missing. Null as a whole when the peer
+    /// failed (every key a miss). The values are slices of one new array that belongs to the caller.
+    /// </summary>
+    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var reply = await RequestAsync(PeerOp.Get, static (frame, k) =>
@@ -82,7 +85,8 @@ public sealed partial class PeerClient : IAsyncDisposable
             return null;
         }
 
-        var values = new byte[]?[count];
+        var values = new ReadOnlyMemory<byte>?[count];
+        var offset = 4;
         for (var i = 0; i < count; i++)
         {
             if (!payload.TryReadInt32(out var length))
@@ -90,14 +94,16 @@ public sealed partial class PeerClient : IAsyncDisposable
                 return null;
             }
 
+            offset += 4;
             if (length >= 0)
             {
-                if (!payload.TryReadRaw(length, out var bytes))
+                if (!payload.TryReadRaw(length, out _))
                 {
                     return null;
                 }
 
-                values[i] = bytes.ToArray();
+                values[i] = reply.Payload.AsMemory(offset, length);
+                offset += length;
             }
         }
 
@@ -246,7 +252,7 @@ public sealed partial class PeerClient : IAsyncDisposable
         {
             _socket = socket;
             _stream = new NetworkStream(socket, ownsSocket: true);
-            _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
+            _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true));
         }
 
         public ConcurrentDictionary<uint, TaskCompletionSource<Reply>> Pending { get; } = new();

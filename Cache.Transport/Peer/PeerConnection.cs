@@ -253,7 +253,10 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
             return;
         }
 
-        _reply.Start(PeerOp.GetReply, id).Int32(count);
+        // Look every key up first, so that the reply's length is known and the values are written
+        // straight into the output, copied once.
+        var values = new ReadOnlyMemory<byte>?[count];
+        long length = 4;
         for (var i = 0; i < count; i++)
         {
             if (!payload.TryReadBytes(out var key))
@@ -264,15 +267,35 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
 
             if (server.Store.TryGet(key, out var value))
             {
-                _reply.Bytes(value.Span);
+                values[i] = value;
+                length += 4 + value.Length;
             }
             else
             {
-                _reply.Int32(-1);
+                length += 4;
             }
         }
 
-        Send(_reply);
+        if (length > int.MaxValue)
+        {
+            Send(_reply.Start(PeerOp.Error, id).Bytes("reply too large"u8));
+            return;
+        }
+
+        var header = output.GetSpan(PeerFrame.HeaderLength + 4);
+        PeerFrame.WriteHeader(header, (int)length, PeerOp.GetReply, id);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[PeerFrame.HeaderLength..], count);
+        output.Advance(PeerFrame.HeaderLength + 4);
+        foreach (var value in values)
+        {
+            var prefix = output.GetSpan(4);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(prefix, value?.Length ?? -1);
+            output.Advance(4);
+            if (value is { } bytes)
+            {
+                output.Write(bytes.Span);
+            }
+        }
     }
 
     private void Set(uint id, ref PeerPayloadReader payload)
