@@ -69,6 +69,9 @@ public sealed partial class PeerServer : IAsyncDisposable
     /// <summary>The address and port the server listens on (after <see cref="Start"/>).</summary>
     public IPEndPoint EndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The server has not started.");
 
+    /// <summary>Makes this server rank 0's rendezvous point: peers report their endpoints here and receive the table.</summary>
+    public void HostRendezvous(Peer.RendezvousBoard board) => _context.Rendezvous = board;
+
     /// <summary>Clients connected now.</summary>
     public int ClientCount => _context.Clients.Count;
 

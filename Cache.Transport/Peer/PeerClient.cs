@@ -143,6 +143,50 @@ public sealed partial class PeerClient : IAsyncDisposable
         return results;
     }
 
+    /// <summary>
+    /// Reports this rank's endpoint to the rendezvous point (rank 0). Returns the whole table (endpoints in
+    /// rank order) once every rank has joined; otherwise a null table, with the ranks that have joined so
+    /// far (none when the point did not answer). Throws <see cref="PeerRefusedException"/>
+    /// when the point refuses the report (a rank or size that does not fit the job).
+    /// </summary>
+    public async Task<(string[]? Table, int[] Joined)> JoinAsync(int rank, int worldSize, string endpoint)
+    {
+        var reply = await RequestAsync(PeerOp.Join, static (frame, s) => frame.Int32(s.rank).Int32(s.worldSize).Bytes(Encoding.UTF8.GetBytes(s.endpoint)), (rank, worldSize, endpoint));
+        if (reply is null)
+        {
+            return (null, []);
+        }
+
+        var payload = new PeerPayloadReader(reply.Payload);
+        switch (reply.Op)
+        {
+            case PeerOp.Table when payload.TryReadCount(4, out var count):
+                var table = new string[count];
+                for (var i = 0; i < count; i++)
+                {
+                    if (!payload.TryReadBytes(out var entry))
+                    {
+                        return (null, []);
+                    }
+
+                    table[i] = Encoding.UTF8.GetString(entry);
+                }
+
+                return (table, [.. Enumerable.Range(0, count)]);
+            case PeerOp.Waiting when payload.TryReadCount(4, out var count):
+                var joined = new int[count];
+                for (var i = 0; i < count && payload.TryReadInt32(out joined[i]); i++)
+                {
+                }
+
+                return (null, joined);
+            case PeerOp.Error:
+                throw new PeerRefusedException(payload.TryReadBytes(out var text) ? Encoding.UTF8.GetString(text) : "join refused");
+            default:
+                return (null, []);
+        }
+    }
+
     /// <summary>Counts the peer's keys with a prefix; null when the peer failed.</summary>
     public Task<long?> CountKeysAsync(byte[] prefix) => NumberAsync(PeerOp.Count, prefix);
 

@@ -191,6 +191,9 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
 
                 Send(_reply.Start(PeerOp.Number, id).Int64(op == PeerOp.Count ? server.Store.CountKeys(prefix) : server.Store.RemoveKeys(prefix)));
                 break;
+            case (State.Ready, PeerOp.Join):
+                Join(id, ref payload);
+                break;
             case (State.Ready, _):
                 Send(_reply.Start(PeerOp.Error, id).Bytes(Encoding.UTF8.GetBytes($"unknown operation {(byte)op}")));
                 break;
@@ -296,6 +299,45 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
                 output.Write(bytes.Span);
             }
         }
+    }
+
+    private void Join(uint id, ref PeerPayloadReader payload)
+    {
+        if (!payload.TryReadInt32(out var rank) || !payload.TryReadInt32(out var size) || !payload.TryReadBytes(out var endpoint))
+        {
+            Fail(id, "malformed join");
+            return;
+        }
+
+        var board = server.Rendezvous;
+        if (board is null || !board.TryJoin(rank, size, Encoding.UTF8.GetString(endpoint)))
+        {
+            Send(_reply.Start(PeerOp.Error, id).Bytes(Encoding.UTF8.GetBytes(board is null
+                ? "this node is not the rendezvous point"
+                : $"rank {rank} of {size} does not fit a job of {board.WorldSize}, or reported another endpoint")));
+            return;
+        }
+
+        var (table, joined) = board.Snapshot();
+        if (table is null)
+        {
+            _reply.Start(PeerOp.Waiting, id).Int32(joined.Length);
+            foreach (var r in joined)
+            {
+                _reply.Int32(r);
+            }
+
+            Send(_reply);
+            return;
+        }
+
+        _reply.Start(PeerOp.Table, id).Int32(table.Length);
+        foreach (var entry in table)
+        {
+            _reply.Bytes(Encoding.UTF8.GetBytes(entry));
+        }
+
+        Send(_reply);
     }
 
     private void Set(uint id, ref PeerPayloadReader payload)

@@ -45,6 +45,15 @@ public enum PeerOp : byte
     /// <summary>An i64 answer.</summary>
     Number = 13,
 
+    /// <summary>Rendezvous, to rank 0: i32 rank, i32 world size, bytes endpoint ("host:port"). Answered with <see cref="Table"/> once every rank has joined, <see cref="Waiting"/> before.</summary>
+    Join = 14,
+
+    /// <summary>Answer to <see cref="Join"/> before every rank has joined: i32 count, then the ranks that have.</summary>
+    Waiting = 15,
+
+    /// <summary>Answer to <see cref="Join"/>: i32 count, then every rank's endpoint in rank order (bytes).</summary>
+    Table = 16,
+
     /// <summary>The request failed: UTF-8 message. After an error in the handshake or the framing the connection closes.</summary>
     Error = 255,
 }

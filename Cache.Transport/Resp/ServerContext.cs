@@ -36,6 +36,9 @@ internal sealed class ServerContext
 
     public int Port { get; set; }
 
+    /// <summary>The rendezvous board, on rank 0 during start-up.</summary>
+    public Peer.RendezvousBoard? Rendezvous { get; set; }
+
     public ConcurrentDictionary<long, ClientInfo> Clients { get; } = new();
 
     public StripedCounter CommandsProcessed { get; } = new();
