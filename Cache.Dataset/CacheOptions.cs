@@ -26,10 +26,11 @@ public sealed class CacheOptions
     /// later, different value is logged and ignored.</summary>
     public long? CapacityPerNode { get; set; }
 
-    /// <summary>True (default, as Bagua): samples are sharded over all processes of the job.
-    /// False: each process keeps what it computes. In this release a job of one process
-    /// (<c>WORLD_SIZE</c> unset or 1) is supported in either mode; a multi-process job needs
-    /// <c>ClusterMode = false</c> until the peer mesh lands.</summary>
+    /// <summary>True (default, as Bagua): samples are sharded over all processes of the job. In a job of
+    /// several processes (<c>WORLD_SIZE</c> &gt; 1) the process's node forms the mesh from the launcher's
+    /// environment (<c>RANK</c>, <c>LOCAL_RANK</c>, <c>MASTER_ADDR</c>, and <c>CACHE_PORT</c>: the base port,
+    /// each process listening on <c>CACHE_PORT + LOCAL_RANK</c>; optional <c>CACHE_SECRET</c>,
+    /// <c>CACHE_RENDEZVOUS_TIMEOUT</c>), meeting at rank 0. False: each process keeps what it computes.</summary>
     public bool ClusterMode { get; set; } = true;
 
     /// <summary>Existing Redis, Redis Cluster or Garnet servers (Bagua's <c>hosts</c>), each as

@@ -83,17 +83,19 @@ internal sealed class CacheSettings
             return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, redis, loggerFactory);
         }
 
-        if (options.ClusterMode && launch.WorldSize > 1 && options.Node is null)
-        {
-            throw new NotSupportedException($"ClusterMode = true in a job of {launch.WorldSize} processes (WORLD_SIZE) needs the peer mesh, which is not in this release; set ClusterMode = false so that each process caches what it computes.");
-        }
-
-        var node = options.Node ?? CacheNode.AcquireProcessNode(new CacheNodeOptions
+        var nodeOptions = new CacheNodeOptions
         {
             Capacity = (options.CapacityPerNode ?? DefaultCapacityPerNode()) / launch.LocalWorldSize,
             Policy = options.Policy,
             LoggerFactory = loggerFactory,
-        });
+        };
+
+        // In a job of several processes, cluster mode forms the mesh from the launcher's environment
+        // (rendezvous at rank 0); otherwise each process keeps what it computes.
+        var node = options.Node
+            ?? (options.ClusterMode && launch.WorldSize > 1
+                ? CacheNode.AcquireProcessMeshNode(nodeOptions, MeshEnvironment.Read())
+                : CacheNode.AcquireProcessNode(nodeOptions));
 
         node.RegisterDataset(options.DatasetName);
         return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, node, loggerFactory);

@@ -21,6 +21,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
     private readonly ILogger _logger;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _datasets = new(StringComparer.Ordinal);
     private MeshMembership? _mesh;
+    private PeerServer? _server;
     private int _disposed;
 
     /// <summary>Creates a node with its own store. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
@@ -108,6 +109,60 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         if (Interlocked.CompareExchange(ref _mesh, new MeshMembership(new SlotMap(members.Count), rank, clients), null) is not null)
         {
             throw new InvalidOperationException("This node has already joined a mesh.");
+        }
+    }
+
+    /// <summary>
+    /// Creates a node that serves <paramref name="environment"/>'s port and joins the job's mesh through the
+    /// rendezvous at rank 0 (which this call hosts on rank 0). Throws <see cref="TimeoutException"/> naming the
+    /// ranks that never joined, <see cref="System.Net.Sockets.SocketException"/> when the port is taken.
+    /// </summary>
+    public static CacheNode StartMesh(CacheNodeOptions options, MeshEnvironment environment, IPAddress? bindAddress = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(environment);
+        var node = new CacheNode(options);
+        try
+        {
+            var master = environment.MasterEndPoint();
+            var bind = bindAddress ?? (IPAddress.IsLoopback(master.Address) ? IPAddress.Loopback : IPAddress.Any);
+            var server = new PeerServer(node, new PeerServerOptions { BindAddress = bind, Port = environment.Port, Secret = environment.Secret, LoggerFactory = options.LoggerFactory });
+            server.Start();
+            node._server = server;
+            if (environment.Rank == 0)
+            {
+                server.HostRendezvous(new Peer.RendezvousBoard(environment.WorldSize));
+            }
+
+            var clientOptions = new Peer.PeerClientOptions { Secret = environment.Secret, LoggerFactory = options.LoggerFactory };
+            var members = Peer.Rendezvous.GatherAsync(master, environment.Rank, environment.WorldSize, environment.SelfEndPoint(), clientOptions, environment.RendezvousTimeout)
+                .GetAwaiter().GetResult();
+            node.JoinMesh(members, environment.Rank, clientOptions);
+            return node;
+        }
+        catch
+        {
+            node.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The process's shared node in a job of several processes: created with <see cref="StartMesh"/> by the
+    /// first caller, returned as is to later ones (differences of capacity or policy are logged as ignored).
+    /// </summary>
+    public static CacheNode AcquireProcessMeshNode(CacheNodeOptions options, MeshEnvironment environment)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        lock (ProcessNodeGate)
+        {
+            var node = s_processNode;
+            if (node is null || node.IsDisposed)
+            {
+                s_processNode = node = StartMesh(options, environment);
+            }
+
+            return node;
         }
     }
 
@@ -279,6 +334,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             LogDisposed(_logger, Store.Count);
+            _server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             foreach (var client in Mesh?.Clients ?? [])
             {
                 client?.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -228,18 +228,20 @@ public sealed partial class PeerServer : IAsyncDisposable
                 return;
             }
 
+            _context.Clients[id] = client;
+            registered = true;
+
+            // Peers prove the cluster's secret in their own handshake; protected mode is about RESP clients.
+            if (await IsPeerPreambleAsync(input.Reader))
+            {
+                await new Peer.PeerConnection(_context, output.Writer, _logger).RunAsync(input.Reader);
+                return;
+            }
+
             if (RespConnection.IsDenied(_context.Options, socket.RemoteEndPoint))
             {
                 Interlocked.Increment(ref _context.RejectedConnections);
                 await connection.DenyAsync();
-                return;
-            }
-
-            _context.Clients[id] = client;
-            registered = true;
-            if (await IsPeerPreambleAsync(input.Reader))
-            {
-                await new Peer.PeerConnection(_context, output.Writer, _logger).RunAsync(input.Reader);
                 return;
             }
 
