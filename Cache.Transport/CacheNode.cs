@@ -106,7 +106,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
             clients[i] = i == rank ? null : new Peer.PeerClient(members[i], clientOptions);
         }
 
-        if (Interlocked.CompareExchange(ref _mesh, new MeshMembership(new SlotMap(members.Count), rank, clients), null) is not null)
+        if (Interlocked.CompareExchange(ref _mesh, new MeshMembership(new SlotMap(members.Count), rank, [.. members], clients), null) is not null)
         {
             throw new InvalidOperationException("This node has already joined a mesh.");
         }

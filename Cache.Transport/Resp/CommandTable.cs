@@ -8,7 +8,7 @@ internal enum CommandId
     Ping, Echo, Hello, Auth, Select, Quit, Reset, Client,
     Get, Set, SetNx, SetEx, PSetEx, GetDel, GetEx, MGet, MSet, MSetNx, Del, Unlink, Exists, StrLen, GetRange, Append,
     Incr, Decr, IncrBy, DecrBy, Expire, PExpire, ExpireAt, PExpireAt, Ttl, PTtl, Persist, Type, Keys, Scan,
-    DbSize, FlushDb, FlushAll, RandomKey, Time, Info, Command, Config, Memory,
+    DbSize, FlushDb, FlushAll, RandomKey, Time, Info, Command, Config, Memory, Cluster,
 }
 
 /// <summary>A command's metadata, as COMMAND INFO reports it.</summary>
@@ -89,6 +89,7 @@ internal static class CommandTable
         new(CommandId.Command, "command", -1, ["loading", "stale"], 0, 0, 0, "server", "Returns detailed information about all commands.", "2.8.13"),
         new(CommandId.Config, "config", -2, ["loading", "stale"], 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0"),
         new(CommandId.Memory, "memory", -2, ["readonly"], 0, 0, 0, "server", "A container for memory diagnostics commands.", "4.0.0"),
+        new(CommandId.Cluster, "cluster", -2, ["loading", "stale"], 0, 0, 0, "cluster", "A container for Redis Cluster commands.", "3.0.0"),
     ];
 
     private static readonly FrozenDictionary<(ulong, ulong), CommandDef> ByName =

@@ -11,7 +11,7 @@ internal sealed partial class RespSession
     /// <summary>The Redis version the server reports, so that clients enable the Redis 7 features it implements.</summary>
     public const string ReportedRedisVersion = "7.0.0";
 
-    private static readonly string[] DefaultSections = ["server", "clients", "memory", "stats", "keyspace", "datasets"];
+    private static readonly string[] DefaultSections = ["server", "clients", "memory", "stats", "cluster", "keyspace", "datasets"];
 
     private void Ping(in CommandArgs a)
     {
@@ -348,7 +348,7 @@ internal sealed partial class RespSession
                 text.Append("# Server\r\n")
                     .Append(c, $"redis_version:{ReportedRedisVersion}\r\n")
                     .Append(c, $"cache_version:{typeof(RespSession).Assembly.GetName().Version}\r\n")
-                    .Append("redis_mode:standalone\r\n")
+                    .Append(_server.Node.Mesh is null ? "redis_mode:standalone\r\n" : "redis_mode:cluster\r\n")
                     .Append(c, $"os:{System.Runtime.InteropServices.RuntimeInformation.OSDescription}\r\n")
                     .Append(c, $"arch_bits:{IntPtr.Size * 8}\r\n")
                     .Append(c, $"runtime:.NET {Environment.Version}\r\n")
@@ -390,6 +390,9 @@ internal sealed partial class RespSession
                     .Append(c, $"rejected_keys_too_large:{stats.RejectedTooLarge}\r\n")
                     .Append(c, $"keyspace_hits:{stats.Hits}\r\n")
                     .Append(c, $"keyspace_misses:{stats.Misses}\r\n");
+                break;
+            case "cluster":
+                text.Append("# Cluster\r\n").Append(c, $"cluster_enabled:{(_server.Node.Mesh is null ? 0 : 1)}\r\n");
                 break;
             case "keyspace":
                 text.Append("# Keyspace\r\n");
@@ -623,7 +626,7 @@ internal sealed partial class RespSession
             new("timeout", "0"),
             new("replica-read-only", "yes"),
             new("slave-read-only", "yes"),
-            new("cluster-enabled", "no"),
+            new("cluster-enabled", _server.Node.Mesh is null ? "no" : "yes"),
         ];
     }
 

@@ -108,6 +108,7 @@ internal sealed partial class RespSession
             case CommandId.Command: Command(a); break;
             case CommandId.Config: Config(a); break;
             case CommandId.Memory: Memory(a); break;
+            case CommandId.Cluster: ClusterCommand(a); break;
             default: UnknownCommand(a); break;
         }
     }
