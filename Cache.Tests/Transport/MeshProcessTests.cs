@@ -61,12 +61,16 @@ public class MeshProcessTests
             var map = new SlotMap(3);
             for (var rank = 1; rank <= 2; rank++)
             {
+                // Ask each process itself (the node reports the mesh, so a cluster-aware client would route by key).
                 using var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{ports[rank]}");
-                var db = redis.GetDatabase();
+                var process = redis.GetServer($"127.0.0.1:{ports[rank]}");
+                Assert.Equal(ServerType.Cluster, process.ServerType);
+                var owned = Enumerable.Range(0, source.Length).Count(i => map.OwnerOfKey(Encoding.UTF8.GetBytes($"procs:{i}")) == rank);
+                Assert.Equal(owned, (long)await process.ExecuteAsync("DBSIZE"));
                 for (var i = 0; i < source.Length; i++)
                 {
                     var key = $"procs:{i}";
-                    Assert.Equal(map.OwnerOfKey(Encoding.UTF8.GetBytes(key)) == rank, await db.KeyExistsAsync(key));
+                    Assert.Equal(map.OwnerOfKey(Encoding.UTF8.GetBytes(key)) == rank, (long)await process.ExecuteAsync("EXISTS", key) == 1);
                 }
             }
 
