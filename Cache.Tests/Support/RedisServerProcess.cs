@@ -21,7 +21,7 @@ internal sealed class RedisServerProcess : IDisposable
 
     public static RedisServerProcess Start(string? password = null)
     {
-        var port = FreePort();
+        var port = Support.FreePort.Next();
         var info = new ProcessStartInfo(Executables.Find("redis-server")!) { RedirectStandardOutput = true, RedirectStandardError = true };
         var args = new List<string> { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" };
         if (password is not null)
@@ -70,10 +70,4 @@ internal sealed class RedisServerProcess : IDisposable
         _process.Dispose();
     }
 
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }

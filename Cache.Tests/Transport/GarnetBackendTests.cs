@@ -18,11 +18,7 @@ public class GarnetBackendTests
 
         public GarnetHost()
         {
-            using (var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-            {
-                socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                Port = ((IPEndPoint)socket.LocalEndPoint!).Port;
-            }
+            Port = Support.FreePort.Next();
 
             _server = new GarnetServer(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--memory", "64m", "--index", "1m", "--logger-level", "Error"]);
             _server.Start();

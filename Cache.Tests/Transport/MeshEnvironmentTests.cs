@@ -39,12 +39,7 @@ public class MeshEnvironmentTests
     public async Task Processes_started_from_the_launchers_environment_form_a_mesh_through_rank_0()
     {
         // Three "processes" of one job, each with its own node, started concurrently from their environments.
-        int basePort;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            basePort = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        var basePort = Support.FreePort.Next();
 
         var starts = Enumerable.Range(0, 3).Select(rank => Task.Run(() =>
             CacheNode.StartMesh(new CacheNodeOptions { Capacity = 16 << 20 }, MeshEnvironment.Read(Env(rank, 3, basePort, localRank: rank))))).ToArray();

@@ -13,13 +13,6 @@ namespace Cache.Tests.Transport;
 /// <summary>A mesh whose other members are separate cache-node processes.</summary>
 public class MeshProcessTests
 {
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
     private static async Task<Process> StartNodeAsync(string peers, int rank)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -38,7 +31,7 @@ public class MeshProcessTests
     [Fact]
     public async Task Samples_spread_over_node_processes_read_back_and_survive_a_member_dying()
     {
-        var ports = Enumerable.Range(0, 3).Select(_ => FreePort()).ToArray();
+        var ports = Enumerable.Range(0, 3).Select(_ => Support.FreePort.Next()).ToArray();
         var peers = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
         var members = ports.Select(p => (EndPoint)new IPEndPoint(IPAddress.Loopback, p)).ToArray();
         var others = new[] { await StartNodeAsync(peers, 1), await StartNodeAsync(peers, 2) };

@@ -116,12 +116,7 @@ public class PeerProtocolTests
     [Fact]
     public async Task A_dead_peer_is_a_miss_and_is_skipped_after_repeated_failures()
     {
-        int port;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        var port = FreePort.Next();
 
         await using var client = new PeerClient(new IPEndPoint(IPAddress.Loopback, port), new PeerClientOptions { BreakerThreshold = 2, BreakerWindow = TimeSpan.FromMinutes(1) });
         Assert.Null(await client.GetManyAsync([Key("k")]));
