@@ -63,19 +63,12 @@ public sealed class RespWriter
     {
         if (value.Length <= 4096)
         {
-            var span = _output.GetSpan(value.Length + 16);
-            var n = Header(span, (byte)'$', value.Length);
-            value.CopyTo(span[n..]);
-            n += value.Length;
-            span[n] = (byte)'\r';
-            span[n + 1] = (byte)'\n';
-            _output.Advance(n + 2);
-            return;
+            _output.Advance(RespBulkFormat.Format(value, _output.GetSpan(value.Length + RespBulkFormat.MaxOverhead)));
         }
-
-        Header((byte)'$', value.Length);
-        _output.Write(value);
-        _output.Write("\r\n"u8);
+        else
+        {
+            RespBulkFormat.Write(value, _output);
+        }
     }
 
     /// <summary>A bulk string from text (UTF-8).</summary>
@@ -136,7 +129,8 @@ public sealed class RespWriter
         _output.Advance(Header(span, type, count));
     }
 
-    private static int Header(Span<byte> span, byte type, long count)
+    /// <summary>Writes <c>{type}{count}\r\n</c> into <paramref name="span"/> (at least 24 bytes); returns its length.</summary>
+    internal static int Header(Span<byte> span, byte type, long count)
     {
         span[0] = type;
         Utf8Formatter.TryFormat(count, span[1..], out var n);
@@ -170,15 +164,11 @@ public sealed class RespWriter
 /// <summary>Frames a value copied out of the store as a RESP bulk string (<c>$len\r\n...\r\n</c>).</summary>
 internal readonly struct RespBulkFormat : Cache.Engine.IValueFormat
 {
-    public static int MaxOverhead => 16;
+    public static int MaxOverhead => 24;
 
     public static int Format(ReadOnlySpan<byte> value, Span<byte> destination)
     {
-        destination[0] = (byte)'$';
-        Utf8Formatter.TryFormat(value.Length, destination[1..], out var n);
-        destination[n + 1] = (byte)'\r';
-        destination[n + 2] = (byte)'\n';
-        n += 3;
+        var n = RespWriter.Header(destination, (byte)'$', value.Length);
         value.CopyTo(destination[n..]);
         n += value.Length;
         destination[n] = (byte)'\r';
@@ -188,12 +178,8 @@ internal readonly struct RespBulkFormat : Cache.Engine.IValueFormat
 
     public static void Write(ReadOnlySpan<byte> value, IBufferWriter<byte> output)
     {
-        Span<byte> header = stackalloc byte[16];
-        header[0] = (byte)'$';
-        Utf8Formatter.TryFormat(value.Length, header[1..], out var n);
-        header[n + 1] = (byte)'\r';
-        header[n + 2] = (byte)'\n';
-        output.Write(header[..(n + 3)]);
+        Span<byte> header = stackalloc byte[24];
+        output.Write(header[..RespWriter.Header(header, (byte)'$', value.Length)]);
         output.Write(value);
         output.Write("\r\n"u8);
     }
