@@ -86,6 +86,22 @@ internal sealed class RespHarness : IAsyncDisposable
     }
 
     /// <summary>Sends one command and reads its reply.</summary>
+    /// <summary>Whatever reply bytes have arrived (at least one), as text, unparsed.</summary>
+    public async Task<string> ReadRawAsync()
+    {
+        if (_pending.IsEmpty)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var result = await _output.Reader.ReadAsync(timeout.Token);
+            _pending = new ReadOnlySequence<byte>(result.Buffer.ToArray());
+            _output.Reader.AdvanceTo(result.Buffer.End);
+        }
+
+        var text = System.Text.Encoding.UTF8.GetString(_pending.ToArray());
+        _pending = default;
+        return text;
+    }
+
     public async Task<object?> RunAsync(params string[] args)
     {
         await SendAsync(RespReply.Command(args));

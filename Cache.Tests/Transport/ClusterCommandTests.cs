@@ -22,51 +22,28 @@ public class ClusterCommandTests
     [Fact]
     public async Task StackExchange_Redis_in_cluster_mode_reads_and_writes_keys_of_every_slot_range_on_a_3_node_mesh()
     {
-        var nodes = Enumerable.Range(0, 3).Select(_ => new CacheNode(new CacheNodeOptions { Capacity = 16 << 20 })).ToArray();
-        var servers = nodes.Select(n => new PeerServer(n, new PeerServerOptions())).ToArray();
-        try
+        await using var mesh = TestMesh.Start(3);
+        var nodes = mesh.Nodes;
+        await using var mux = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{mesh.Servers[0].EndPoint.Port},abortConnect=true,connectTimeout=5000");
+        Assert.Equal(ServerType.Cluster, mux.GetServer(mux.GetEndPoints()[0]).ServerType);
+        var db = mux.GetDatabase();
+        var map = new SlotMap(3);
+        var perOwner = new int[3];
+        for (var i = 0; i < 300; i++)
         {
-            foreach (var server in servers)
-            {
-                server.Start();
-            }
-
-            var members = servers.Select(s => (EndPoint)s.EndPoint).ToArray();
-            for (var rank = 0; rank < 3; rank++)
-            {
-                nodes[rank].JoinMesh(members, rank, new PeerClientOptions { RequestTimeout = TimeSpan.FromSeconds(2) });
-            }
-
-            await using var mux = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{servers[0].EndPoint.Port},abortConnect=true,connectTimeout=5000");
-            Assert.Equal(ServerType.Cluster, mux.GetServer(mux.GetEndPoints()[0]).ServerType);
-            var db = mux.GetDatabase();
-            var map = new SlotMap(3);
-            var perOwner = new int[3];
-            for (var i = 0; i < 300; i++)
-            {
-                var key = $"sample:{i}";
-                Assert.True(await db.StringSetAsync(key, $"v{i}"));
-                perOwner[map.OwnerOfKey(Encoding.UTF8.GetBytes(key))]++;
-            }
-
-            for (var i = 0; i < 300; i++)
-            {
-                var key = $"sample:{i}";
-                Assert.Equal($"v{i}", (string?)await db.StringGetAsync(key));
-                Assert.True(nodes[map.OwnerOfKey(Encoding.UTF8.GetBytes(key))].Store.ContainsKey(Encoding.UTF8.GetBytes(key)));
-            }
-
-            Assert.All(perOwner, count => Assert.True(count > 50));
-            Assert.Equal(perOwner, nodes.Select(n => (int)n.Store.Count).ToArray());
+            var key = $"sample:{i}";
+            Assert.True(await db.StringSetAsync(key, $"v{i}"));
+            perOwner[map.OwnerOfKey(Encoding.UTF8.GetBytes(key))]++;
         }
-        finally
+
+        for (var i = 0; i < 300; i++)
         {
-            foreach (var server in servers)
-            {
-                await server.DisposeAsync();
-            }
-
-            Array.ForEach(nodes, n => n.Dispose());
+            var key = $"sample:{i}";
+            Assert.Equal($"v{i}", (string?)await db.StringGetAsync(key));
+            Assert.True(nodes[map.OwnerOfKey(Encoding.UTF8.GetBytes(key))].Store.ContainsKey(Encoding.UTF8.GetBytes(key)));
         }
+
+        Assert.All(perOwner, count => Assert.True(count > 50));
+        Assert.Equal(perOwner, nodes.Select(n => (int)n.Store.Count).ToArray());
     }
 }

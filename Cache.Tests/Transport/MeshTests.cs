@@ -3,63 +3,14 @@ using System.Text;
 using Cache.Dataset;
 using Cache.Engine;
 using Cache.Transport;
+using Cache.Tests.Support;
 using Cache.Transport.Peer;
 
 namespace Cache.Tests.Transport;
 
-/// <summary>A mesh of nodes inside one test process, each with its server on a free port.</summary>
+/// <summary>The peer mesh inside one test process: routing, ownership, failures and secrets.</summary>
 public class MeshTests
 {
-    private sealed class Mesh : IAsyncDisposable
-    {
-        private Mesh(CacheNode[] nodes, PeerServer[] servers)
-        {
-            Nodes = nodes;
-            Servers = servers;
-        }
-
-        public CacheNode[] Nodes { get; }
-
-        public PeerServer[] Servers { get; }
-
-        public static Mesh Start(int size, string? secret = null)
-        {
-            var nodes = Enumerable.Range(0, size).Select(_ => new CacheNode(new CacheNodeOptions { Capacity = 64 << 20 })).ToArray();
-            var servers = nodes.Select(n => new PeerServer(n, new PeerServerOptions { Secret = secret })).ToArray();
-            foreach (var server in servers)
-            {
-                server.Start();
-            }
-
-            var members = servers.Select(s => (EndPoint)s.EndPoint).ToArray();
-            for (var rank = 0; rank < size; rank++)
-            {
-                nodes[rank].JoinMesh(members, rank, new PeerClientOptions { Secret = secret, RequestTimeout = TimeSpan.FromSeconds(2), BreakerWindow = TimeSpan.FromSeconds(30) });
-            }
-
-            return new Mesh(nodes, servers);
-        }
-
-        public async Task KillAsync(int rank)
-        {
-            await Servers[rank].DisposeAsync();
-            Nodes[rank].Dispose();
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var server in Servers)
-            {
-                await server.DisposeAsync();
-            }
-
-            foreach (var node in Nodes)
-            {
-                node.Dispose();
-            }
-        }
-    }
-
     private sealed class Source(int count) : IDataset<byte[]>
     {
         private int _produced;
@@ -83,7 +34,7 @@ public class MeshTests
     [Fact]
     public async Task Every_sample_read_anywhere_equals_the_source_and_lives_on_its_owner()
     {
-        await using var mesh = Mesh.Start(3);
+        await using var mesh = TestMesh.Start(3);
         var sources = Enumerable.Range(0, 3).Select(_ => new Source(600)).ToArray();
         var datasets = Enumerable.Range(0, 3).Select(r => new CachedDataset<byte[]>(sources[r], new CacheOptions { DatasetName = "mesh", Node = mesh.Nodes[r], WriterBufferSize = 16 })).ToArray();
         try
@@ -127,7 +78,7 @@ public class MeshTests
     [Fact]
     public async Task Batched_reads_go_to_every_owner_and_come_back_in_order()
     {
-        await using var mesh = Mesh.Start(4);
+        await using var mesh = TestMesh.Start(4);
         using var writer = new CachedDataset<byte[]>(new Source(256), new CacheOptions { DatasetName = "batch", Node = mesh.Nodes[0], WriterBufferSize = 64 });
         _ = writer.GetMany(Enumerable.Range(0, 256).ToArray());
         writer.Flush();
@@ -146,7 +97,7 @@ public class MeshTests
     [Fact]
     public async Task A_node_killed_mid_epoch_leaves_the_epoch_to_complete_with_its_samples_recomputed()
     {
-        var mesh = Mesh.Start(3);
+        var mesh = TestMesh.Start(3);
         try
         {
             var source = new Source(450);
@@ -182,7 +133,7 @@ public class MeshTests
     [Fact]
     public async Task A_mesh_with_a_secret_works_and_a_member_with_the_wrong_secret_gets_misses()
     {
-        await using var mesh = Mesh.Start(2, secret: "shared");
+        await using var mesh = TestMesh.Start(2, secret: "shared");
         using var a = new CachedDataset<byte[]>(new Source(100), new CacheOptions { DatasetName = "secret", Node = mesh.Nodes[0], WriterBufferSize = 1 });
         for (var i = 0; i < 100; i++)
         {

@@ -193,6 +193,18 @@ public sealed partial class PeerClient : IAsyncDisposable
     /// <summary>Removes the peer's keys with a prefix; the number removed, or null when the peer failed.</summary>
     public Task<long?> RemoveKeysAsync(byte[] prefix) => NumberAsync(PeerOp.Clear, prefix);
 
+    /// <summary>
+    /// Runs a RESP command on the peer, which must own its keys. <paramref name="command"/> is the payload encoded
+    /// as <see cref="PeerOp.Command"/> describes; the caller keeps it. Returns the peer's RESP reply (a new
+    /// array that belongs to the caller), or null when the peer failed or timed out.
+    /// </summary>
+    public async Task<byte[]?> ExecuteAsync(byte[] command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var reply = await RequestAsync(PeerOp.Command, static (frame, c) => frame.Raw(c), command);
+        return reply?.Op == PeerOp.CommandReply ? reply.Payload : null;
+    }
+
     /// <summary>Closes the connection; pending requests fail.</summary>
     public async ValueTask DisposeAsync()
     {

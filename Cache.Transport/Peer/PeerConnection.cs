@@ -31,6 +31,7 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
     private int _filled;
     private int _frameLength = -1;
     private bool _close;
+    private CommandRunner? _runner;
 
     public async Task RunAsync(PipeReader input)
     {
@@ -190,6 +191,9 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
                 }
 
                 Send(_reply.Start(PeerOp.Number, id).Int64(op == PeerOp.Count ? server.Store.CountKeys(prefix) : server.Store.RemoveKeys(prefix)));
+                break;
+            case (State.Ready, PeerOp.Command):
+                RunCommand(id, frame[PeerFrame.HeaderLength..]);
                 break;
             case (State.Ready, PeerOp.Join):
                 Join(id, ref payload);
@@ -361,6 +365,20 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         }
 
         Send(_reply);
+    }
+
+    private void RunCommand(uint id, ReadOnlySpan<byte> payload)
+    {
+        _runner ??= new CommandRunner(server);
+        if (!_runner.TryRun(payload, out var reply))
+        {
+            Fail(id, "malformed command");
+            return;
+        }
+
+        PeerFrame.WriteHeader(output.GetSpan(PeerFrame.HeaderLength), reply.Length, PeerOp.CommandReply, id);
+        output.Advance(PeerFrame.HeaderLength);
+        output.Write(reply);
     }
 
     private void Send(PeerFrameBuilder frame) => output.Write(frame.Finish().Span);

@@ -54,6 +54,12 @@ public enum PeerOp : byte
     /// <summary>Answer to <see cref="Join"/>: i32 count, then every rank's endpoint in rank order (bytes).</summary>
     Table = 16,
 
+    /// <summary>A RESP command forwarded by the member a client sent it to: i32 RESP protocol (2 or 3), i32 count, then per argument: bytes. The sender has checked that the receiver owns its keys.</summary>
+    Command = 17,
+
+    /// <summary>Answer to <see cref="Command"/>: the RESP reply, as the owner wrote it, filling the payload.</summary>
+    CommandReply = 18,
+
     /// <summary>The request failed: UTF-8 message. After an error in the handshake or the framing the connection closes.</summary>
     Error = 255,
 }
@@ -141,6 +147,12 @@ internal sealed class PeerFrameBuilder
     {
         _buffer.GetSpan(1)[0] = value;
         _buffer.Advance(1);
+        return this;
+    }
+
+    public PeerFrameBuilder Raw(ReadOnlySpan<byte> value)
+    {
+        _buffer.Write(value);
         return this;
     }
 

@@ -79,13 +79,33 @@ internal sealed partial class RespConnection
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
 
-                // Process stops early when replies pile up: flush them, then go on with the same buffer.
-                while (!Process(ref buffer) && !_close)
+                // Process stops early when replies pile up (flush them) or a command went to another member
+                // of the mesh (wait for its reply, so that replies keep their order); then it goes on with
+                // the same buffer.
+                while (true)
                 {
-                    var early = await _output.FlushAsync();
-                    if (early.IsCompleted)
+                    var examinedAll = Process(ref buffer);
+                    if (_session.TakePending() is { } pending)
                     {
-                        _close = true;
+                        await pending;
+                        if (OutputFull() && Overflowed)
+                        {
+                            break;
+                        }
+                    }
+
+                    if (examinedAll || _close)
+                    {
+                        break;
+                    }
+
+                    if (_output.UnflushedBytes >= FlushThreshold)
+                    {
+                        var early = await _output.FlushAsync();
+                        if (early.IsCompleted)
+                        {
+                            _close = true;
+                        }
                     }
                 }
 
@@ -169,7 +189,7 @@ internal sealed partial class RespConnection
                 case ParseStatus.Complete:
                     Execute(span);
                     buffer = buffer.Slice(consumed);
-                    if (OutputFull())
+                    if (OutputFull() || _session.HasPending)
                     {
                         return false;
                     }
@@ -268,7 +288,7 @@ internal sealed partial class RespConnection
             }
 
             offset += consumed;
-            if (OutputFull())
+            if (OutputFull() || _session.HasPending)
             {
                 completed = false;
                 break;

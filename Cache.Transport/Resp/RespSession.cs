@@ -19,13 +19,21 @@ internal sealed partial class RespSession
     private readonly RespWriter _out;
     private readonly ClientInfo _client;
 
-    public RespSession(ServerContext server, RespWriter writer, ClientInfo client)
+    /// <summary>False for the session that runs commands forwarded to this node as their keys' owner: it executes every key here.</summary>
+    private readonly bool _routes;
+
+    /// <summary>
+    /// Creates a client's session. With <paramref name="owner"/>, the session runs commands other members
+    /// forwarded: it is authenticated (the sender proved the mesh's secret) and never forwards again.
+    /// </summary>
+    public RespSession(ServerContext server, RespWriter writer, ClientInfo client, bool owner = false)
     {
         _server = server;
         _store = server.Store;
         _out = writer;
         _client = client;
-        Authenticated = server.RequirePass is null;
+        _routes = !owner;
+        Authenticated = owner || server.RequirePass is null;
     }
 
     /// <summary>False until a password-protected client authenticates.</summary>
@@ -59,6 +67,11 @@ internal sealed partial class RespSession
         }
 
         _client.LastCommand = command.Name;
+        if (_routes && _server.Node.Mesh is { } mesh && TryRoute(a, command, mesh))
+        {
+            return;
+        }
+
         switch (command.Id)
         {
             case CommandId.Get: Get(a); break;
