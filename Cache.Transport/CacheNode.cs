@@ -334,7 +334,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             LogDisposed(_logger, Store.Count);
-            _server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _server?.Dispose();
             foreach (var client in Mesh?.Clients ?? [])
             {
                 client?.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -16,7 +16,7 @@ namespace Cache.Transport;
 /// (<see cref="Peer.PeerFrame.Preamble"/>, which opens with a NUL byte: no RESP command begins with one).
 /// </summary>
 /// <remarks>Thread-safe. Start once; dispose to stop listening and close every connection.</remarks>
-public sealed partial class PeerServer : IAsyncDisposable
+public sealed partial class PeerServer : IAsyncDisposable, IDisposable
 {
     /// <summary>The first byte of the native peer protocol's preamble; RESP commands never begin with it.</summary>
     public const byte PeerPreambleByte = 0x00;
@@ -103,6 +103,9 @@ public sealed partial class PeerServer : IAsyncDisposable
         _acceptLoop = Task.Run(AcceptLoopAsync);
         LogListening(_logger, EndPoint);
     }
+
+    /// <summary>As <see cref="DisposeAsync"/>, blocking until the connections have ended.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>Stops accepting, closes every connection and waits for them to end.</summary>
     public async ValueTask DisposeAsync()

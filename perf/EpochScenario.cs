@@ -26,6 +26,12 @@ internal static class EpochScenario
             throw new ArgumentException("--samples and --epochs must be at least 1.");
         }
 
+        var nodes = args.Int("nodes", 1);
+        if (nodes != 1)
+        {
+            return MeshEpochScenario.Run(args, quick, nodes);
+        }
+
         var backend = args.String("backend") ?? "peer";
         if (backend is not ("peer" or "redis"))
         {
@@ -100,7 +106,7 @@ internal static class EpochScenario
         return new ScenarioResult("epoch", rows, summary);
     }
 
-    private static void Add(Dictionary<(string, int), List<double>> map, (string, int) key, double value)
+    internal static void Add(Dictionary<(string, int), List<double>> map, (string, int) key, double value)
     {
         if (!map.TryGetValue(key, out var list))
         {
@@ -216,7 +222,7 @@ internal static class EpochScenario
     }
 
     /// <summary>Reads every byte, as a consumer copying a sample into a tensor would.</summary>
-    private static long Touch(ReadOnlySpan<byte> sample)
+    internal static long Touch(ReadOnlySpan<byte> sample)
     {
         long sum = 0;
         foreach (var b in sample)

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Cache.Dataset;
+using System.Net;
 using Cache.Transport;
+using Cache.Transport.Peer;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace Perf;
@@ -9,7 +11,10 @@ namespace Perf;
 /// <summary>
 /// The cost of a hit, single-threaded: CachedDataset (byte[] samples, which the caller owns and so
 /// are copied; and ReadOnlyMemory samples, a view without a copy) against a raw ConcurrentDictionary
-/// and a raw MemoryCache lookup that hand out a shared reference.
+/// and a raw MemoryCache lookup that hand out a shared reference; and the same CachedDataset hits on a
+/// node that is rank 0 of a two-node mesh (the other member in this process, on loopback), reading the
+/// samples rank 0 owns: the routing a mesh adds to a local hit. Every path reads the same samples
+/// (those rank 0 owns), in the same random order.
 /// </summary>
 internal static class LocalScenario
 {
@@ -23,8 +28,28 @@ internal static class LocalScenario
         {
             var samples = Math.Max(64, (int)Math.Min(4096, (64L << 20) / valueBytes));
             var data = Enumerable.Range(0, samples).Select(i => SyntheticDataset.Payload(i, valueBytes)).ToArray();
-            var order = Enumerable.Range(0, samples).ToArray();
-            new Random(7).Shuffle(order);
+            using var meshNode = new CacheNode(new CacheNodeOptions { Capacity = (long)samples * (valueBytes + 1024) * 2 });
+            using var otherNode = new CacheNode(new CacheNodeOptions { Capacity = (long)samples * (valueBytes + 1024) * 2 });
+            using var meshServer = new PeerServer(meshNode, new PeerServerOptions());
+            using var otherServer = new PeerServer(otherNode, new PeerServerOptions());
+            meshServer.Start();
+            otherServer.Start();
+            EndPoint[] members = [meshServer.EndPoint, otherServer.EndPoint];
+            meshNode.JoinMesh(members, 0, new PeerClientOptions());
+            otherNode.JoinMesh(members, 1, new PeerClientOptions());
+
+            // The samples rank 0 owns (keys are "{dataset}:{index}"), in random order: each dataset's own.
+            int[] Owned(string dataset)
+            {
+                var owned = Enumerable.Range(0, samples)
+                    .Where(i => meshNode.Mesh!.Slots.OwnerOfKey(System.Text.Encoding.UTF8.GetBytes($"{dataset}:{i}")) == 0)
+                    .ToArray();
+                new Random(7).Shuffle(owned);
+                return owned;
+            }
+
+            var order = Owned("local-bytes");
+            var memoryOrder = Owned("local-memory");
 
             var dictionary = new ConcurrentDictionary<int, byte[]>();
             var memoryCache = new MemoryCache(new MemoryCacheOptions());
@@ -39,33 +64,33 @@ internal static class LocalScenario
             using var node = new CacheNode(new CacheNodeOptions { Capacity = (long)samples * (valueBytes + 1024) * 2 });
             using var bytesDataset = new CachedDataset<byte[]>(data, new CacheOptions { DatasetName = "local-bytes", Node = node, Compression = SampleCompression.None });
             using var memoryDataset = new CachedDataset<ReadOnlyMemory<byte>>(data.Select(d => (ReadOnlyMemory<byte>)d).ToArray(), new CacheOptions { DatasetName = "local-memory", Node = node, Compression = SampleCompression.None });
-            for (var i = 0; i < samples; i++)
-            {
-                _ = bytesDataset[i];
-                _ = memoryDataset[i];
-            }
+            using var meshBytes = new CachedDataset<byte[]>(data, new CacheOptions { DatasetName = "local-bytes", Node = meshNode, Compression = SampleCompression.None });
+            using var meshMemory = new CachedDataset<ReadOnlyMemory<byte>>(data.Select(d => (ReadOnlyMemory<byte>)d).ToArray(), new CacheOptions { DatasetName = "local-memory", Node = meshNode, Compression = SampleCompression.None });
+            Fill(bytesDataset, samples);
+            Fill(memoryDataset, samples);
+            Fill(meshBytes, samples);
+            Fill(meshMemory, samples);
 
-            bytesDataset.Flush();
-            memoryDataset.Flush();
-
-            var paths = new (string Name, Func<int, int> Read)[]
+            var paths = new (string Name, Func<int, int> Read, int[] Order)[]
             {
-                ("dictionary", i => dictionary[i].Length),
-                ("memorycache", i => ((byte[])memoryCache.Get(boxedKeys[i])!).Length),
-                ("dataset-memory", i => memoryDataset[i].Length),
-                ("dataset-bytes", i => bytesDataset[i].Length),
+                ("dictionary", i => dictionary[i].Length, order),
+                ("memorycache", i => ((byte[])memoryCache.Get(boxedKeys[i])!).Length, order),
+                ("dataset-memory", i => memoryDataset[i].Length, memoryOrder),
+                ("dataset-bytes", i => bytesDataset[i].Length, order),
+                ("mesh-owned-memory", i => meshMemory[i].Length, memoryOrder),
+                ("mesh-owned-bytes", i => meshBytes[i].Length, order),
             };
             var results = new Dictionary<string, double>();
             var times = paths.ToDictionary(p => p.Name, _ => new List<double>());
             for (var r = 0; r < repeats; r++)
             {
-                foreach (var (name, read) in paths)
+                foreach (var (name, read, pathOrder) in paths)
                 {
-                    times[name].Add(Measure(read, order, millis));
+                    times[name].Add(Measure(read, pathOrder, millis));
                 }
             }
 
-            foreach (var (name, _) in paths)
+            foreach (var (name, _, _) in paths)
             {
                 var ns = Harness.Median(times[name]);
                 results[name] = ns;
@@ -73,11 +98,23 @@ internal static class LocalScenario
             }
 
             summary.Add($"{valueBytes} B: dataset-memory {results["dataset-memory"] / results["dictionary"]:F2}x and dataset-bytes {results["dataset-bytes"] / results["dictionary"]:F2}x the time of a ConcurrentDictionary hit; MemoryCache {results["memorycache"] / results["dictionary"]:F2}x.");
+            summary.Add($"{valueBytes} B: a hit on a sample this rank owns in a 2-node mesh costs {results["mesh-owned-bytes"] / results["dataset-bytes"]:F2}x the single-process hit (byte[]), {results["mesh-owned-memory"] / results["dataset-memory"]:F2}x (ReadOnlyMemory).");
             memoryCache.Dispose();
             Harness.Progress("local", $"{valueBytes} B done");
         }
 
         return new ScenarioResult("local", rows, summary);
+    }
+
+    /// <summary>Reads every sample once (misses that store them), then waits until the writes reached their owners.</summary>
+    private static void Fill<T>(CachedDataset<T> dataset, int samples)
+    {
+        for (var i = 0; i < samples; i++)
+        {
+            _ = dataset[i];
+        }
+
+        dataset.Flush();
     }
 
     /// <summary>Nanoseconds per read, over about <paramref name="millis"/> of reads after a warm-up.</summary>

@@ -14,11 +14,18 @@ var scenarios = new Dictionary<string, Func<Arguments, bool, ScenarioResult>>(St
     ["peer"] = PeerScenario.Run,
 };
 
+if (args.Length > 0 && args[0] == "epoch-worker")
+{
+    // One training process of `epoch --nodes N`, started and driven by the harness.
+    return MeshEpochScenario.Worker(new Arguments(args[1..]));
+}
+
 if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
 {
     Console.WriteLine("usage: perf [scenario] [--option value ...] [--json FILE]");
     Console.WriteLine("  no scenario: a quick suite of every scenario at small sizes");
     Console.WriteLine("  epoch    --samples N --bytes B --cost-ms MS --epochs E --repeats R --backend peer|redis");
+    Console.WriteLine("  epoch    --nodes N ...   (N processes forming a mesh, each reading its share of every epoch)");
     Console.WriteLine("  hitrate  --samples N --bytes B --epochs E");
     Console.WriteLine("  local    --repeats R --ms MS");
     Console.WriteLine("  resp     --runs R --requests N --large-requests N   (needs redis-benchmark; redis-server optional)");
@@ -40,6 +47,13 @@ try
             var result = run(options, true);
             Harness.Print(result);
             results.Add(result);
+            if (name == "epoch")
+            {
+                // The same epochs over a mesh of four processes.
+                result = MeshEpochScenario.Run(options, true, nodes: 4);
+                Harness.Print(result);
+                results.Add(result);
+            }
         }
     }
     else

@@ -1,0 +1,332 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Cache.Dataset;
+
+namespace Perf;
+
+/// <summary>
+/// <c>epoch --nodes N</c>: N training processes on this machine, launched as torchrun would (WORLD_SIZE,
+/// RANK, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, plus CACHE_PORT and CACHE_SECRET), forming the mesh by
+/// rendezvous. Every epoch is a fresh permutation shared by all ranks; each rank reads its share
+/// (positions rank, rank + N, ... as a distributed sampler hands them out), and the epoch ends when the
+/// slowest rank is done (a training step waits for all of them). Modes: uncached (the source every time),
+/// cached (CachedDataset, one sample at a time) and cached-batch (GetMany of 64, as CacheLoader reads).
+/// The harness drives the workers over their standard input and output, one epoch at a time.
+/// </summary>
+internal static class MeshEpochScenario
+{
+    private const string WorkerCommand = "epoch-worker";
+
+    public static ScenarioResult Run(Arguments args, bool quick, int nodes)
+    {
+        var samples = args.Int("samples", quick ? 1000 : 2000);
+        var payload = args.Int("bytes", 16 * 1024);
+        var costMs = args.Double("cost-ms", 1.0);
+        var epochs = args.Int("epochs", 3);
+        var repeats = Math.Max(1, args.Int("repeats", quick ? 1 : 3));
+        if (samples < nodes || epochs < 1 || nodes is < 2 or > 64)
+        {
+            throw new ArgumentException("--nodes must be 2-64, --samples at least --nodes, --epochs at least 1.");
+        }
+
+        string[] modes = ["uncached", "cached", "cached-batch"];
+
+        // Room for every cached dataset of the run (each mode and repeat has its own), with slack for imbalance between owners.
+        var capacityPerHost = (long)samples * (payload + 64 + Cache.Engine.BlockStore.EntryOverhead) * repeats * 2 * 2;
+        var workers = StartWorkers(nodes, samples, payload, costMs, capacityPerHost);
+        var seconds = new Dictionary<(string Mode, int Epoch), List<double>>();
+        var hitRates = new Dictionary<(string Mode, int Epoch), List<double>>();
+        try
+        {
+            for (var repeat = 0; repeat < repeats; repeat++)
+            {
+                foreach (var mode in modes)
+                {
+                    Harness.Progress("epoch", $"{nodes} processes, repeat {repeat + 1}/{repeats}, {mode}, {samples} samples of {payload} B at {costMs} ms");
+                    for (var epoch = 1; epoch <= epochs; epoch++)
+                    {
+                        var command = string.Create(CultureInfo.InvariantCulture, $"run {mode} {mode}-{repeat} {(repeat * 1000) + epoch}");
+                        foreach (var worker in workers)
+                        {
+                            worker.StandardInput.WriteLine(command);
+                        }
+
+                        double slowest = 0;
+                        long hits = 0, misses = 0;
+                        foreach (var worker in workers)
+                        {
+                            var (s, h, m) = ReadDone(worker);
+                            slowest = Math.Max(slowest, s);
+                            hits += h;
+                            misses += m;
+                        }
+
+                        EpochScenario.Add(seconds, (mode, epoch), slowest);
+                        EpochScenario.Add(hitRates, (mode, epoch), mode == "uncached" ? 0 : (double)hits / Math.Max(1, hits + misses));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            StopWorkers(workers);
+        }
+
+        var rows = new List<Row>();
+        foreach (var mode in modes)
+        {
+            for (var e = 1; e <= epochs; e++)
+            {
+                var s = Harness.Median(seconds[(mode, e)]);
+                rows.Add(new Row()
+                    .Add("mode", mode)
+                    .Add("nodes", nodes)
+                    .Add("epoch", e)
+                    .Add("seconds", s)
+                    .Add("samplesPerSecond", samples / s)
+                    .Add("hitRate", Harness.Median(hitRates[(mode, e)])));
+            }
+        }
+
+        var summary = new List<string>
+        {
+            $"{nodes} processes on {Environment.ProcessorCount} cores, {samples} samples of {payload} B, {costMs} ms each, each rank reads 1/{nodes} of every epoch; an epoch ends with its slowest rank; median of {repeats} runs.",
+        };
+        if (epochs >= 2)
+        {
+            var later = Enumerable.Range(2, epochs - 1).ToArray();
+            double Mean(string mode) => later.Average(e => Harness.Median(seconds[(mode, e)]));
+            var uncached = Mean("uncached");
+            summary.Add($"epochs 2-{epochs}: cached is {uncached / Mean("cached"):F1}x faster than uncached (one sample at a time, {(nodes - 1) * 100 / nodes}% of them owned by another process); cached-batch (GetMany of 64) is {uncached / Mean("cached-batch"):F1}x faster.");
+        }
+
+        return new ScenarioResult("epoch", rows, summary);
+    }
+
+    /// <summary>The worker side: one training process. Returns the exit code.</summary>
+    public static int Worker(Arguments args)
+    {
+        var samples = args.Int("samples", 2000);
+        var payload = args.Int("bytes", 16 * 1024);
+        var costMs = args.Double("cost-ms", 1.0);
+        var capacity = args.Long("capacity", 1L << 30);
+        args.ThrowIfUnused();
+        var launch = Cache.Transport.MeshEnvironment.Read();
+        var source = new SyntheticDataset(samples, payload, costMs);
+        var datasets = new Dictionary<string, CachedDataset<byte[]>>(StringComparer.Ordinal);
+        CachedDataset<byte[]> Dataset(string name)
+        {
+            if (!datasets.TryGetValue(name, out var dataset))
+            {
+                datasets[name] = dataset = new CachedDataset<byte[]>(source, new CacheOptions { DatasetName = name, CapacityPerNode = capacity, ClusterMode = true });
+            }
+
+            return dataset;
+        }
+
+        try
+        {
+            // The first dataset starts the process's node, which joins the mesh through the rendezvous.
+            _ = Dataset("warm-up");
+            Console.WriteLine("ready");
+            while (Console.ReadLine() is { } line)
+            {
+                var parts = line.Split(' ');
+                if (parts[0] == "quit")
+                {
+                    break;
+                }
+
+                var mode = parts[1];
+                var epochSeed = int.Parse(parts[3], CultureInfo.InvariantCulture);
+                var order = Enumerable.Range(0, samples).ToArray();
+                new Random(epochSeed).Shuffle(order);
+                var share = order.Where((_, position) => position % launch.WorldSize == launch.Rank).ToArray();
+                var dataset = mode == "uncached" ? null : Dataset(parts[2]);
+                var before = dataset?.Statistics;
+                long checksum = 0;
+                var start = Stopwatch.GetTimestamp();
+                if (dataset is null)
+                {
+                    foreach (var i in share)
+                    {
+                        checksum += EpochScenario.Touch(source[i]);
+                    }
+                }
+                else if (mode == "cached-batch")
+                {
+                    foreach (var batch in share.Chunk(64))
+                    {
+                        foreach (var sample in dataset.GetMany(batch))
+                        {
+                            checksum += EpochScenario.Touch(sample);
+                        }
+                    }
+                }
+                else
+                {
+                    foreach (var i in share)
+                    {
+                        checksum += EpochScenario.Touch(dataset[i]);
+                    }
+                }
+
+                // The epoch's writes reach their owners before the epoch counts as done.
+                dataset?.Flush();
+                var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                var after = dataset?.Statistics;
+                var hits = (after?.Hits ?? 0) - (before?.Hits ?? 0);
+                var misses = (after?.Misses ?? 0) - (before?.Misses ?? 0);
+                GC.KeepAlive(checksum);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {elapsed:R} {hits} {misses}"));
+            }
+
+            return 0;
+        }
+        finally
+        {
+            foreach (var dataset in datasets.Values)
+            {
+                dataset.Dispose();
+            }
+        }
+    }
+
+    private static Process[] StartWorkers(int nodes, int samples, int payload, double costMs, long capacityPerHost)
+    {
+        var basePort = FreePortRange(nodes);
+        var secret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        var (program, prefix) = SelfCommand();
+        var workers = new List<Process>();
+        try
+        {
+            for (var rank = 0; rank < nodes; rank++)
+            {
+                var info = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
+                foreach (var arg in prefix.Concat([WorkerCommand, "--samples", $"{samples}", "--bytes", $"{payload}", "--cost-ms", costMs.ToString(CultureInfo.InvariantCulture), "--capacity", $"{capacityPerHost}"]))
+                {
+                    info.ArgumentList.Add(arg);
+                }
+
+                info.Environment["WORLD_SIZE"] = $"{nodes}";
+                info.Environment["RANK"] = $"{rank}";
+                info.Environment["LOCAL_RANK"] = $"{rank}";
+                info.Environment["LOCAL_WORLD_SIZE"] = $"{nodes}";
+                info.Environment["MASTER_ADDR"] = "127.0.0.1";
+                info.Environment["CACHE_PORT"] = $"{basePort}";
+                info.Environment["CACHE_SECRET"] = secret;
+                workers.Add(Process.Start(info) ?? throw new InvalidOperationException($"cannot start {program}"));
+            }
+
+            foreach (var worker in workers)
+            {
+                var line = ReadLine(worker, TimeSpan.FromSeconds(60));
+                if (line != "ready")
+                {
+                    throw new InvalidOperationException($"a mesh worker did not start: '{line}'");
+                }
+            }
+
+            return [.. workers];
+        }
+        catch
+        {
+            StopWorkers(workers);
+            throw;
+        }
+    }
+
+    private static void StopWorkers(IEnumerable<Process> workers)
+    {
+        foreach (var worker in workers)
+        {
+            try
+            {
+                if (!worker.HasExited)
+                {
+                    worker.StandardInput.WriteLine("quit");
+                    if (!worker.WaitForExit(TimeSpan.FromSeconds(10)))
+                    {
+                        worker.Kill(entireProcessTree: true);
+                    }
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+            catch (IOException)
+            {
+                // Its input is closed: it is exiting.
+            }
+            finally
+            {
+                worker.Dispose();
+            }
+        }
+    }
+
+    private static (double Seconds, long Hits, long Misses) ReadDone(Process worker)
+    {
+        var line = ReadLine(worker, TimeSpan.FromMinutes(5));
+        var parts = line?.Split(' ');
+        if (parts is not ["done", _, _, _])
+        {
+            throw new InvalidOperationException($"a mesh worker answered '{line}' instead of finishing its epoch");
+        }
+
+        return (double.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture), long.Parse(parts[3], CultureInfo.InvariantCulture));
+    }
+
+    private static string? ReadLine(Process worker, TimeSpan timeout)
+    {
+        var read = worker.StandardOutput.ReadLineAsync();
+        if (!read.Wait(timeout))
+        {
+            throw new TimeoutException($"a mesh worker said nothing for {timeout}");
+        }
+
+        return read.Result;
+    }
+
+    /// <summary>How to start this program again: its apphost, or dotnet and its assembly.</summary>
+    private static (string Program, string[] Prefix) SelfCommand()
+    {
+        var path = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this program's path");
+        return Path.GetFileNameWithoutExtension(path) == "dotnet"
+            ? (path, [typeof(MeshEpochScenario).Assembly.Location])
+            : (path, []);
+    }
+
+    /// <summary>A first port of <paramref name="count"/> free consecutive loopback ports (rank r serves CACHE_PORT + r).</summary>
+    private static int FreePortRange(int count)
+    {
+        var random = new Random();
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var first = random.Next(20000, 60000 - count);
+            if (Enumerable.Range(first, count).All(IsFree))
+            {
+                return first;
+            }
+        }
+
+        throw new InvalidOperationException($"no {count} consecutive free ports found");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
