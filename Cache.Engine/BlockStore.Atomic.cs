@@ -173,6 +173,20 @@ public sealed partial class BlockStore
                 }
             }
 
+            // All or nothing, as Redis refuses a write command up front when memory is short: a batch that
+            // cannot fit is refused before any of it is written. (A concurrent writer of other keys can still
+            // take the room between this check and the writes; the entries then report RejectedFull one by one.)
+            if (entries.Count > 1 && !BatchFits(entries))
+            {
+                for (var i = 0; i < entries.Count; i++)
+                {
+                    results[i] = SetResult.RejectedFull;
+                }
+
+                Interlocked.Add(ref _rejectedFull, entries.Count);
+                return true;
+            }
+
             for (var i = 0; i < entries.Count; i++)
             {
                 var (key, value) = entries[i];
@@ -188,6 +202,25 @@ public sealed partial class BlockStore
                 _stripes[gate].Exit();
             }
         }
+    }
+
+    /// <summary>True when a batch's net new charge fits: in the free budget under Retain, in the whole capacity when eviction can make room. Caller holds the batch's stripes.</summary>
+    private bool BatchFits(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries)
+    {
+        long need = 0;
+        foreach (var (key, value) in entries)
+        {
+            need += ChargeFor(key.Length, value.Length) - (LookupLocked(key)?.Size ?? 0);
+        }
+
+        var room = Policy == AdmissionPolicy.Retain ? Capacity - BytesUsed : Capacity;
+        if (need > room && Policy == AdmissionPolicy.Retain && Volatile.Read(ref _expiringCount) > 0)
+        {
+            RemoveExpired(256, wait: false, keep: null);
+            room = Capacity - BytesUsed;
+        }
+
+        return need <= room;
     }
 
     /// <summary>The bytes a key is charged (key, value and overhead), or -1 when it is absent (Redis's MEMORY USAGE).</summary>

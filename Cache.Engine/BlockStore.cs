@@ -140,6 +140,41 @@ public sealed partial class BlockStore : IDisposable
     }
 
     /// <summary>
+    /// Looks a key up and, on a hit, calls <paramref name="read"/> with its value, held stable for the call
+    /// (writers of the key replace it rather than overwrite it in place meanwhile). The span must not
+    /// escape the call; unlike <see cref="TryGet"/>, the value stays eligible for in-place overwrites
+    /// afterwards. Counts a hit or a miss. Thread-safe.
+    /// </summary>
+    public bool TryRead<TState>(ReadOnlySpan<byte> key, TState state, System.Buffers.ReadOnlySpanAction<byte, TState> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        var entry = Find(key);
+        if (entry is null)
+        {
+            _misses.Increment();
+            return false;
+        }
+
+        if (!entry.Referenced)
+        {
+            entry.Referenced = true;
+        }
+
+        _hits.Increment();
+        var bytes = entry.BeginCopy();
+        try
+        {
+            read(bytes.AsSpan(entry.KeyLength), state);
+        }
+        finally
+        {
+            entry.EndCopy();
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Looks a key up and, on a hit, writes its value into <paramref name="output"/> through
     /// <typeparamref name="TFormat"/> (a header, the bytes, a trailer): the copy is checked against concurrent
     /// in-place overwrites and retried, so the bytes written are always one whole value. Unlike

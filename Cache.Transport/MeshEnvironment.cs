@@ -8,7 +8,9 @@ namespace Cache.Transport;
 /// The job's layout as a launcher such as torchrun puts it in the environment (<c>WORLD_SIZE</c>,
 /// <c>RANK</c>, <c>LOCAL_RANK</c>, <c>MASTER_ADDR</c>), plus the cache's own: <c>CACHE_PORT</c> (the base
 /// port: a process listens on <c>CACHE_PORT + LOCAL_RANK</c>, so rank 0's is <c>CACHE_PORT</c> on
-/// <c>MASTER_ADDR</c>), <c>CACHE_SECRET</c> and <c>CACHE_RENDEZVOUS_TIMEOUT</c> (seconds, default 120).
+/// <c>MASTER_ADDR</c>), <c>CACHE_SECRET</c>, <c>CACHE_RENDEZVOUS_TIMEOUT</c> (seconds, default 120) and
+/// <c>CACHE_REQUEST_TIMEOUT_MS</c> (how long a request to a peer may take before it counts as a miss;
+/// default 50).
 /// </summary>
 /// <param name="WorldSize">Processes in the job.</param>
 /// <param name="Rank">This process's rank.</param>
@@ -19,6 +21,9 @@ namespace Cache.Transport;
 /// <param name="RendezvousTimeout">How long start-up waits for every rank.</param>
 public sealed record MeshEnvironment(int WorldSize, int Rank, int LocalRank, string Master, int BasePort, string? Secret, TimeSpan RendezvousTimeout)
 {
+    /// <summary>How long a request to a peer may take before it counts as failed (a miss).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>This process's port.</summary>
     public int Port => BasePort + LocalRank;
 
@@ -56,7 +61,8 @@ public sealed record MeshEnvironment(int WorldSize, int Rank, int LocalRank, str
 
         var timeout = TimeSpan.FromSeconds(Int("CACHE_RENDEZVOUS_TIMEOUT", 120, 1, 86400));
         var secret = Get("CACHE_SECRET");
-        return new MeshEnvironment(worldSize, rank, localRank, master, basePort, string.IsNullOrEmpty(secret) ? null : secret, timeout);
+        var requestTimeout = TimeSpan.FromMilliseconds(Int("CACHE_REQUEST_TIMEOUT_MS", 50, 1, 600_000));
+        return new MeshEnvironment(worldSize, rank, localRank, master, basePort, string.IsNullOrEmpty(secret) ? null : secret, timeout) { RequestTimeout = requestTimeout };
     }
 
     /// <summary>Rank 0's endpoint (its address resolved now).</summary>

@@ -222,8 +222,11 @@ public sealed partial class PeerServer : IAsyncDisposable, IDisposable
         try
         {
             var connection = new RespConnection(_context, output.Writer, client, _logger);
-            if (_context.Clients.Count >= _context.Options.MaxClients)
+            // Taking the slot and checking the limit is one atomic step, so that a burst of connections
+            // cannot all pass the check before any of them is counted.
+            if (Interlocked.Increment(ref _context.ClientSlots) > _context.Options.MaxClients)
             {
+                Interlocked.Decrement(ref _context.ClientSlots);
                 Interlocked.Increment(ref _context.RejectedConnections);
                 var writer = new RespWriter(output.Writer);
                 writer.Error("ERR max number of clients reached");
@@ -263,6 +266,7 @@ public sealed partial class PeerServer : IAsyncDisposable, IDisposable
             if (registered)
             {
                 _context.Clients.TryRemove(id, out _);
+                Interlocked.Decrement(ref _context.ClientSlots);
             }
 
             await input.Reader.CompleteAsync();

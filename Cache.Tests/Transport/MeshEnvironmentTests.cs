@@ -16,6 +16,9 @@ public class MeshEnvironmentTests
         ["CACHE_PORT"] = basePort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["CACHE_SECRET"] = "env-secret",
         ["CACHE_RENDEZVOUS_TIMEOUT"] = "20",
+
+        // Generous: the test machine runs other tests at the same time, and a late answer would be a miss.
+        ["CACHE_REQUEST_TIMEOUT_MS"] = "5000",
     };
 
     [Fact]
@@ -32,6 +35,12 @@ public class MeshEnvironmentTests
         Assert.Contains("MASTER_ADDR", Assert.Throws<InvalidOperationException>(() => MeshEnvironment.Read(env)).Message, StringComparison.Ordinal);
         var parsed = MeshEnvironment.Read(Env(1, 4, 7000, localRank: 3));
         Assert.Equal(7003, parsed.Port);
+        Assert.Equal(TimeSpan.FromSeconds(5), parsed.RequestTimeout);
+        env = Env(0, 2, 7000);
+        env.Remove("CACHE_REQUEST_TIMEOUT_MS");
+        Assert.Equal(TimeSpan.FromMilliseconds(50), MeshEnvironment.Read(env).RequestTimeout);
+        env["CACHE_REQUEST_TIMEOUT_MS"] = "0";
+        Assert.Contains("CACHE_REQUEST_TIMEOUT_MS", Assert.Throws<InvalidOperationException>(() => MeshEnvironment.Read(env)).Message, StringComparison.Ordinal);
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, 7000), parsed.MasterEndPoint());
     }
 
@@ -39,7 +48,7 @@ public class MeshEnvironmentTests
     public async Task Processes_started_from_the_launchers_environment_form_a_mesh_through_rank_0()
     {
         // Three "processes" of one job, each with its own node, started concurrently from their environments.
-        var basePort = Support.FreePort.Next();
+        var basePort = Support.FreePort.Range(3);
 
         var starts = Enumerable.Range(0, 3).Select(rank => Task.Run(() =>
             CacheNode.StartMesh(new CacheNodeOptions { Capacity = 16 << 20 }, MeshEnvironment.Read(Env(rank, 3, basePort, localRank: rank))))).ToArray();

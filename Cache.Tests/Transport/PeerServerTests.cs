@@ -71,6 +71,45 @@ public class PeerServerTests
     }
 
     [Fact]
+    public async Task A_burst_of_connections_never_gets_more_clients_than_the_limit()
+    {
+        await using var server = TestServer.Start(new PeerServerOptions { MaxClients = 3 });
+        var sockets = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => server.ConnectAsync()));
+        try
+        {
+            // A refused connection gets the error unasked; a served one hears nothing until it asks.
+            var first = await Task.WhenAll(sockets.Select(async s =>
+            {
+                using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+                var buffer = new byte[64];
+                try
+                {
+                    var n = await s.ReceiveAsync(buffer, SocketFlags.None, quiet.Token);
+                    return Encoding.ASCII.GetString(buffer, 0, n);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
+            }));
+            Assert.Equal(37, first.Count(r => r is not null && r.StartsWith("-ERR max number of clients reached", StringComparison.Ordinal)));
+            var served = sockets.Where((_, i) => first[i] is null).ToArray();
+            Assert.Equal(3, served.Length);
+            foreach (var socket in served)
+            {
+                await socket.SendAsync(Encoding.ASCII.GetBytes("PING\r\n"), SocketFlags.None);
+                var buffer = new byte[64];
+                var n = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                Assert.Equal("+PONG\r\n", Encoding.ASCII.GetString(buffer, 0, n));
+            }
+        }
+        finally
+        {
+            Array.ForEach(sockets, s => s.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task A_connection_opening_with_the_peer_preamble_is_closed_while_resp_goes_on()
     {
         await using var server = TestServer.Start();

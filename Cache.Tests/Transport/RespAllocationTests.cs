@@ -75,6 +75,28 @@ public class RespAllocationTests
     }
 
     [Fact]
+    public void Strlen_and_getrange_leave_a_value_overwritable_in_place()
+    {
+        using var driver = new Driver();
+        var value = new string('v', 1024);
+        var sets = Batch(100, i => RespReply.Command("SET", $"key:{i:D6}", value));
+        driver.Run(sets);
+        driver.Run(Batch(100, i => RespReply.Command("STRLEN", $"key:{i:D6}")));
+        driver.Run(Batch(100, i => RespReply.Command("GETRANGE", $"key:{i:D6}", "0", "9")));
+        driver.Run(sets);
+
+        // Had either taken a view of the bytes, every SET would have to copy the value into a new array.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 20; i++)
+        {
+            driver.Run(sets);
+        }
+
+        var perReplace = (GC.GetAllocatedBytesForCurrentThread() - before) / 2_000.0;
+        Assert.True(perReplace < 1, $"SET after STRLEN/GETRANGE allocated {perReplace:F1} bytes per request");
+    }
+
+    [Fact]
     public void Set_of_a_present_key_allocates_nothing_and_of_a_new_key_little_beyond_the_stored_bytes()
     {
         using var driver = new Driver();

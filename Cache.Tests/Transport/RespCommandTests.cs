@@ -322,6 +322,19 @@ public class RespCommandTests
     }
 
     [Fact]
+    public async Task Mset_that_cannot_fit_writes_nothing()
+    {
+        await using var h = new RespHarness(capacity: BlockStore.ChargeFor(2, 10) * 3);
+        Assert.Equal(Ok, await h.RunAsync("SET", "k1", "0123456789"));
+        Assert.Equal(new Error("OOM command not allowed when used memory > 'maxmemory'."), await h.RunAsync("MSET", "k2", "0123456789", "k3", "0123456789", "k4", "0123456789"));
+        Assert.Equal(0L, await h.RunAsync("EXISTS", "k2", "k3", "k4"));
+
+        // Replacing a key frees its old charge: the same batch with k1 in it fits.
+        Assert.Equal(Ok, await h.RunAsync("MSET", "k1", "0123456789", "k2", "0123456789", "k3", "0123456789"));
+        Assert.Equal(3L, await h.RunAsync("EXISTS", "k1", "k2", "k3"));
+    }
+
+    [Fact]
     public async Task An_lru_store_evicts_and_reports_it()
     {
         await using var h = new RespHarness(capacity: BlockStore.ChargeFor(2, 10) * 2, policy: AdmissionPolicy.Lru);

@@ -272,8 +272,15 @@ internal sealed partial class RespSession
         _out.IntegerValue(found);
     }
 
-    private void StrLen(in CommandArgs a) =>
-        _out.IntegerValue(_store.TryGet(a[1], out var value) ? value.Length : 0);
+    // STRLEN and GETRANGE read the value where it lies, without taking a view of it, so that later writes
+    // of the same length can still overwrite it in place.
+    private void StrLen(in CommandArgs a)
+    {
+        if (!_store.TryRead(a[1], _out, static (value, writer) => writer.IntegerValue(value.Length)))
+        {
+            _out.IntegerValue(0);
+        }
+    }
 
     private void GetRange(in CommandArgs a)
     {
@@ -283,18 +290,19 @@ internal sealed partial class RespSession
             return;
         }
 
-        if (!_store.TryGet(a[1], out var value))
+        if (!_store.TryRead(a[1], (_out, start, end), static (value, s) => s._out.Bulk(Range(value, s.start, s.end))))
         {
             _out.Bulk([]);
-            return;
         }
+    }
 
-        // Redis 7's rules for negative and out-of-range indices.
+    /// <summary>The part of <paramref name="value"/> GETRANGE returns, by Redis 7's rules for negative and out-of-range indices.</summary>
+    private static ReadOnlySpan<byte> Range(ReadOnlySpan<byte> value, long start, long end)
+    {
         long length = value.Length;
         if (start < 0 && end < 0 && start > end)
         {
-            _out.Bulk([]);
-            return;
+            return [];
         }
 
         if (start < 0)
@@ -314,13 +322,7 @@ internal sealed partial class RespSession
             end = length - 1;
         }
 
-        if (start > end || length == 0)
-        {
-            _out.Bulk([]);
-            return;
-        }
-
-        _out.Bulk(value.Span.Slice((int)start, (int)(end - start + 1)));
+        return start > end || length == 0 ? [] : value.Slice((int)start, (int)(end - start + 1));
     }
 
     private struct AppendState

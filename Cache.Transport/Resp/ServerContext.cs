@@ -43,6 +43,9 @@ internal sealed class ServerContext
 
     public StripedCounter CommandsProcessed { get; } = new();
 
+    /// <summary>Connections holding one of the MaxClients slots.</summary>
+    public int ClientSlots;
+
     public long ConnectionsReceived;
 
     public long RejectedConnections;
