@@ -212,6 +212,10 @@ public class RespCommandTests
         var typed = (object?[])(await h.RunAsync("SCAN", "0", "COUNT", "1000", "TYPE", "hash"))!;
         Assert.Empty((object?[])typed[1]!);
         Assert.Equal(new Error("ERR invalid cursor"), await h.RunAsync("SCAN", "abc"));
+        Assert.Equal(new Error("ERR invalid cursor"), await h.RunAsync("SCAN", "-1"));
+        var past = (object?[])(await h.RunAsync("SCAN", "18446744073709551615"))!;
+        Assert.Equal("0", past[0]);
+        Assert.Empty((object?[])past[1]!);
         Assert.Equal(new Error("ERR syntax error"), await h.RunAsync("SCAN", "0", "COUNT", "0"));
 
         Assert.NotNull(await h.RunAsync("RANDOMKEY"));

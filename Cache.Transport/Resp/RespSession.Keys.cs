@@ -117,7 +117,9 @@ internal sealed partial class RespSession
 
     private void Scan(in CommandArgs a)
     {
-        if (!TryLong(a[1], out var cursor) || cursor < 0 || cursor > int.MaxValue)
+        // Redis's cursors are unsigned 64-bit numbers; ours are ring positions. One past every position
+        // (a cursor some other server handed out, say) ends the iteration, as a cursor past the end does there.
+        if (!Utf8Parser.TryParse(a[1], out ulong cursor, out var digits) || digits != a[1].Length)
         {
             _out.Error("ERR invalid cursor");
             return;
@@ -168,7 +170,7 @@ internal sealed partial class RespSession
         }
 
         var keys = new List<StoreKey>();
-        var next = _store.Scan((int)cursor, (int)Math.Min(count, 1 << 20), keys);
+        var next = cursor > int.MaxValue ? 0 : _store.Scan((int)cursor, (int)Math.Min(count, 1 << 20), keys);
 
         // Every value here is a string: a TYPE filter for any other type matches nothing.
         var typeMatches = !hasType || (typeFilter.Length == 6 && GlobPattern.IsMatch("string"u8, typeFilter, ignoreCase: true));
