@@ -44,6 +44,28 @@ public class MeshRespTests
     }
 
     [Fact]
+    public async Task Where_a_key_lands_agrees_with_cluster_keyslot_and_cluster_slots()
+    {
+        await using var mesh = TestMesh.Start(3);
+        await using var client = new RespHarness(node: mesh.Nodes[1]);
+        var ranges = ((object?[])(await client.RunAsync("CLUSTER", "SLOTS"))!).Cast<object?[]>()
+            .Select(r => (Start: (long)r[0]!, End: (long)r[1]!, Port: (long)((object?[])r[2]!)[1]!))
+            .ToArray();
+        Assert.Equal(3, ranges.Length);
+        for (var i = 0; i < 200; i++)
+        {
+            var key = $"slot-check:{i}";
+            Assert.Equal(new Simple("OK"), await client.RunAsync("SET", key, "v"));
+            var slot = (long)(await client.RunAsync("CLUSTER", "KEYSLOT", key))!;
+            var port = ranges.Single(r => r.Start <= slot && slot <= r.End).Port;
+            for (var rank = 0; rank < 3; rank++)
+            {
+                Assert.Equal(mesh.Servers[rank].EndPoint.Port == port, Holds(mesh, rank, key));
+            }
+        }
+    }
+
+    [Fact]
     public async Task Pipelined_commands_across_owners_are_answered_in_order()
     {
         await using var mesh = TestMesh.Start(3);
