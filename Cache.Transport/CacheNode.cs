@@ -134,7 +134,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
                 server.HostRendezvous(new Peer.RendezvousBoard(environment.WorldSize));
             }
 
-            var clientOptions = new Peer.PeerClientOptions { Secret = environment.Secret, RequestTimeout = environment.RequestTimeout, LoggerFactory = options.LoggerFactory };
+            var clientOptions = new Peer.PeerClientOptions { Secret = environment.Secret, RequestTimeout = environment.RequestTimeout, CompressAbove = environment.CompressAbove, LoggerFactory = options.LoggerFactory };
             var members = Peer.Rendezvous.GatherAsync(master, environment.Rank, environment.WorldSize, environment.SelfEndPoint(), clientOptions, environment.RendezvousTimeout)
                 .GetAwaiter().GetResult();
             node.JoinMesh(members, environment.Rank, clientOptions);

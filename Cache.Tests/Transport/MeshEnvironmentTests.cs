@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
+using Cache.Engine;
 using Cache.Dataset;
 using Cache.Transport;
 
@@ -22,6 +24,40 @@ public class MeshEnvironmentTests
     };
 
     [Fact]
+    public async Task A_compression_threshold_from_the_environment_reaches_the_mesh()
+    {
+        var basePort = Support.FreePort.Range(2);
+        var starts = Enumerable.Range(0, 2).Select(rank =>
+        {
+            var env = Env(rank, 2, basePort, localRank: rank);
+            env["CACHE_COMPRESS_ABOVE"] = "1024";
+            return Task.Run(() => CacheNode.StartMesh(new CacheNodeOptions { Capacity = 16 << 20 }, MeshEnvironment.Read(env)));
+        }).ToArray();
+        var nodes = await Task.WhenAll(starts);
+        try
+        {
+            Assert.Equal(1024, MeshEnvironment.Read(new Dictionary<string, string?>(Env(0, 2, basePort)) { ["CACHE_COMPRESS_ABOVE"] = "1024" }).CompressAbove);
+            var value = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("compressible ", 2000)));
+            var keys = Enumerable.Range(0, 40).Select(i => StoreKey.Copy(Encoding.ASCII.GetBytes($"z:{i}"))).ToArray();
+            var results = new SetResult[keys.Length];
+            nodes[0].SetMany(keys.Select(k => new KeyValuePair<StoreKey, byte[]>(k, value)).ToArray(), results);
+            Assert.All(results, r => Assert.True(r.IsStored()));
+            var values = new ReadOnlyMemory<byte>[keys.Length];
+            var found = new bool[keys.Length];
+            nodes[0].GetMany(keys, values, found);
+            Assert.All(found, Assert.True);
+            Assert.All(values, v => Assert.Equal(value, v.ToArray()));
+            var remote = nodes[0].Mesh!.Clients[1]!;
+            Assert.True(remote.BytesReceived < value.Length * 10, $"{remote.BytesReceived} bytes received for {keys.Length} values of {value.Length}");
+            Assert.True(nodes[1].Store.Count > 5);
+        }
+        finally
+        {
+            Array.ForEach(nodes, n => n.Dispose());
+        }
+    }
+
+    [Fact]
     public void Missing_or_malformed_variables_are_named()
     {
         var env = Env(0, 2, 7000);
@@ -36,6 +72,7 @@ public class MeshEnvironmentTests
         var parsed = MeshEnvironment.Read(Env(1, 4, 7000, localRank: 3));
         Assert.Equal(7003, parsed.Port);
         Assert.Equal(TimeSpan.FromSeconds(5), parsed.RequestTimeout);
+        Assert.Equal(0, parsed.CompressAbove);
         env = Env(0, 2, 7000);
         env.Remove("CACHE_REQUEST_TIMEOUT_MS");
         Assert.Equal(TimeSpan.FromMilliseconds(50), MeshEnvironment.Read(env).RequestTimeout);

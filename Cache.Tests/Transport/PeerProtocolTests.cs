@@ -35,6 +35,46 @@ public class PeerProtocolTests
     }
 
     [Fact]
+    public async Task Compression_agreed_in_the_handshake_shrinks_compressible_values_on_the_wire_both_ways()
+    {
+        await using var server = TestServer.Start();
+        var options = new PeerClientOptions { RequestTimeout = TimeSpan.FromSeconds(5), CompressAbove = 4096 };
+        await using var compressing = new PeerClient(new IPEndPoint(IPAddress.Loopback, server.Port), options);
+        await using var plain = Client(server);
+        var text = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("a sample that compresses well; ", 4000)));
+        var noise = new byte[100_000];
+        new Random(9).NextBytes(noise);
+        byte[] small = [7, 7, 7];
+        var results = await compressing.SetManyAsync([new(Key("text"), text), new(Key("noise"), noise), new(Key("small"), small)]);
+        Assert.All(results, r => Assert.Equal(SetResult.Added, r));
+
+        // Stored as the bytes themselves, whatever travelled.
+        Assert.True(server.Node.Store.TryGet("text"u8, out var stored));
+        Assert.Equal(text, stored.ToArray());
+
+        var before = compressing.BytesReceived;
+        var values = await compressing.GetManyAsync([Key("text"), Key("noise"), Key("missing"), Key("small")]);
+        var compressedBytes = compressing.BytesReceived - before;
+        Assert.Equal(text, values![0]!.Value.ToArray());
+        Assert.Equal(noise, values[1]!.Value.ToArray());
+        Assert.Null(values[2]);
+        Assert.Equal(small, values[3]!.Value.ToArray());
+
+        var plainValues = await plain.GetManyAsync([Key("text"), Key("noise"), Key("missing"), Key("small")]);
+        Assert.Equal(text, plainValues![0]!.Value.ToArray());
+        var plainBytes = plain.BytesReceived;
+        Assert.True(compressedBytes < noise.Length + (text.Length / 4), $"{compressedBytes} bytes received with compression");
+        Assert.True(plainBytes > noise.Length + text.Length, $"{plainBytes} bytes received without");
+    }
+
+    [Fact]
+    public void A_negative_compression_threshold_is_refused_by_name()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new PeerClient(new IPEndPoint(IPAddress.Loopback, 1), new PeerClientOptions { CompressAbove = -1 }));
+        Assert.Equal("CompressAbove", ex.ParamName);
+    }
+
+    [Fact]
     public async Task Count_and_clear_act_on_a_prefix()
     {
         await using var server = TestServer.Start();

@@ -28,6 +28,7 @@ public sealed partial class PeerClient : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private Connection? _connection;
+    private readonly System.Runtime.CompilerServices.StrongBox<long> _received = new();
     private int _nextId;
     private int _disposed;
 
@@ -41,11 +42,19 @@ public sealed partial class PeerClient : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options.RequestTimeout), "RequestTimeout must be positive.");
         }
 
+        if (options.CompressAbove < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.CompressAbove), "CompressAbove must be 0 (never) or a positive length.");
+        }
+
         _endPoint = endPoint;
         _options = options;
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<PeerClient>() ?? NullLogger.Instance;
         Breaker = new CircuitBreaker(options.BreakerThreshold, options.BreakerWindow, TimeSpan.FromSeconds(30));
     }
+
+    /// <summary>Bytes of answers received from the peer so far (frame headers included), over every connection. Thread-safe.</summary>
+    public long BytesReceived => Interlocked.Read(ref _received.Value);
 
     /// <summary>The peer's address.</summary>
     public EndPoint EndPoint => _endPoint;
@@ -57,7 +66,7 @@ public sealed partial class PeerClient : IAsyncDisposable
     public async Task ConnectAsync(CancellationToken cancellationToken = default) => await GetConnectionAsync(cancellationToken);
 
     /// <summary>True when the peer answers a ping in time.</summary>
-    public async Task<bool> PingAsync() => (await RequestAsync(PeerOp.Ping, static (_, _) => { }, 0))?.Op == PeerOp.Pong;
+    public async Task<bool> PingAsync() => (await RequestAsync(PeerOp.Ping, static (_, _, _) => { }, 0))?.Op == PeerOp.Pong;
 
     /// <summary>
     /// Reads many keys: element i is key i's value, or null when missing. Null as a whole when the peer
@@ -66,7 +75,7 @@ public sealed partial class PeerClient : IAsyncDisposable
     public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var reply = await RequestAsync(PeerOp.Get, static (frame, k) =>
+        var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) =>
         {
             frame.Int32(k.Count);
             foreach (var key in k)
@@ -104,6 +113,17 @@ public sealed partial class PeerClient : IAsyncDisposable
 
                 values[i] = reply.Payload.AsMemory(offset, length);
                 offset += length;
+
+                // With compression agreed, every value carries the codec's format byte.
+                if (reply.CompressAbove > 0)
+                {
+                    if (ValueCodec.TryDecode(values[i]!.Value, out var decoded) != DecodeResult.Value)
+                    {
+                        return null;
+                    }
+
+                    values[i] = decoded;
+                }
             }
         }
 
@@ -116,12 +136,20 @@ public sealed partial class PeerClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(entries);
         var results = new SetResult[entries.Count];
         Array.Fill(results, SetResult.Failed);
-        var reply = await RequestAsync(PeerOp.Set, static (frame, e) =>
+        var reply = await RequestAsync(PeerOp.Set, static (frame, e, compressAbove) =>
         {
             frame.Int32(e.Count);
             foreach (var (key, value) in e)
             {
-                frame.Bytes(key.Span).Bytes(value);
+                frame.Bytes(key.Span);
+                if (compressAbove > 0)
+                {
+                    WireCodec.Write(frame, value, compressAbove);
+                }
+                else
+                {
+                    frame.Bytes(value);
+                }
             }
         }, entries);
         if (reply?.Op != PeerOp.SetReply)
@@ -151,7 +179,7 @@ public sealed partial class PeerClient : IAsyncDisposable
     /// </summary>
     public async Task<(string[]? Table, int[] Joined)> JoinAsync(int rank, int worldSize, string endpoint)
     {
-        var reply = await RequestAsync(PeerOp.Join, static (frame, s) => frame.Int32(s.rank).Int32(s.worldSize).Bytes(Encoding.UTF8.GetBytes(s.endpoint)), (rank, worldSize, endpoint));
+        var reply = await RequestAsync(PeerOp.Join, static (frame, s, _) => frame.Int32(s.rank).Int32(s.worldSize).Bytes(Encoding.UTF8.GetBytes(s.endpoint)), (rank, worldSize, endpoint));
         if (reply is null)
         {
             return (null, []);
@@ -201,7 +229,7 @@ public sealed partial class PeerClient : IAsyncDisposable
     public async Task<byte[]?> ExecuteAsync(byte[] command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        var reply = await RequestAsync(PeerOp.Command, static (frame, c) => frame.Raw(c), command);
+        var reply = await RequestAsync(PeerOp.Command, static (frame, c, _) => frame.Raw(c), command);
         return reply?.Op == PeerOp.CommandReply ? reply.Payload : null;
     }
 
@@ -218,7 +246,7 @@ public sealed partial class PeerClient : IAsyncDisposable
 
     private async Task<long?> NumberAsync(PeerOp op, byte[] prefix)
     {
-        var reply = await RequestAsync(op, static (frame, p) => frame.Bytes(p), prefix);
+        var reply = await RequestAsync(op, static (frame, p, _) => frame.Bytes(p), prefix);
         if (reply?.Op != PeerOp.Number)
         {
             return null;
@@ -228,7 +256,7 @@ public sealed partial class PeerClient : IAsyncDisposable
         return payload.TryReadInt64(out var number) ? number : null;
     }
 
-    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState> build, TState state)
+    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state)
     {
         if (Volatile.Read(ref _disposed) != 0 || !Breaker.AllowRequest())
         {
@@ -245,11 +273,11 @@ public sealed partial class PeerClient : IAsyncDisposable
             var pending = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
             connection.Pending[id] = pending;
             var frame = new PeerFrameBuilder().Start(op, id);
-            build(frame, state);
+            build(frame, state, connection.CompressAbove);
             await connection.SendAsync(frame.Finish(), timeout.Token);
             var reply = await pending.Task.WaitAsync(timeout.Token);
             Breaker.RecordSuccess();
-            return reply;
+            return reply with { CompressAbove = connection.CompressAbove };
         }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or SocketException or IOException or ObjectDisposedException or PeerRefusedException or InvalidOperationException)
         {
@@ -280,7 +308,7 @@ public sealed partial class PeerClient : IAsyncDisposable
             current?.Dispose();
             using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             connectTimeout.CancelAfter(_options.ConnectTimeout);
-            var connection = await Connection.OpenAsync(_endPoint, _options, connectTimeout.Token);
+            var connection = await Connection.OpenAsync(_endPoint, _options, _received, connectTimeout.Token);
             Volatile.Write(ref _connection, connection);
             return connection;
         }
@@ -293,6 +321,9 @@ public sealed partial class PeerClient : IAsyncDisposable
     private sealed record Reply(PeerOp Op, byte[] Payload)
     {
         public uint Id { get; init; }
+
+        /// <summary>The value-size threshold for compression agreed on the connection that carried the reply (0: none).</summary>
+        public int CompressAbove { get; init; }
     }
 
     /// <summary>One connection: a send lock, the requests waiting for answers, and the loop that reads answers.</summary>
@@ -304,8 +335,11 @@ public sealed partial class PeerClient : IAsyncDisposable
         private readonly SemaphoreSlim _sendLock = new(1, 1);
         private int _broken;
 
-        private Connection(Socket socket)
+        private readonly System.Runtime.CompilerServices.StrongBox<long> _received;
+
+        private Connection(Socket socket, System.Runtime.CompilerServices.StrongBox<long> received)
         {
+            _received = received;
             _socket = socket;
             _stream = new NetworkStream(socket, ownsSocket: true);
             _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true));
@@ -315,14 +349,17 @@ public sealed partial class PeerClient : IAsyncDisposable
 
         public bool IsBroken => Volatile.Read(ref _broken) != 0;
 
-        public static async Task<Connection> OpenAsync(EndPoint endPoint, PeerClientOptions options, CancellationToken cancellationToken)
+        /// <summary>Values at least this long may travel LZ4-compressed on this connection, as both sides agreed in the handshake (0: never).</summary>
+        public int CompressAbove { get; private set; }
+
+        public static async Task<Connection> OpenAsync(EndPoint endPoint, PeerClientOptions options, System.Runtime.CompilerServices.StrongBox<long> received, CancellationToken cancellationToken)
         {
             var socket = new Socket(endPoint.AddressFamily == AddressFamily.Unspecified ? AddressFamily.InterNetwork : endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             Connection? connection = null;
             try
             {
                 await socket.ConnectAsync(endPoint, cancellationToken);
-                connection = new Connection(socket);
+                connection = new Connection(socket, received);
                 await connection.HandshakeAsync(options, cancellationToken);
                 _ = connection.ReceiveLoopAsync();
                 return connection;
@@ -384,7 +421,7 @@ public sealed partial class PeerClient : IAsyncDisposable
         private async Task HandshakeAsync(PeerClientOptions options, CancellationToken cancellationToken)
         {
             var nonce = PeerAuth.NewNonce();
-            var hello = new PeerFrameBuilder().Start(PeerOp.Hello, 0).Int32(PeerFrame.Version).Bytes(Encoding.UTF8.GetBytes(options.ClusterId)).Bytes(nonce);
+            var hello = new PeerFrameBuilder().Start(PeerOp.Hello, 0).Int32(PeerFrame.Version).Bytes(Encoding.UTF8.GetBytes(options.ClusterId)).Bytes(nonce).Int32(options.CompressAbove);
             var preamble = PeerFrame.Preamble.ToArray();
             await _stream.WriteAsync(preamble, cancellationToken);
             await _stream.WriteAsync(hello.Finish(), cancellationToken);
@@ -416,6 +453,10 @@ public sealed partial class PeerClient : IAsyncDisposable
             {
                 throw new PeerRefusedException($"The peer answered the handshake with {reply.Op}.");
             }
+
+            // The server answers with the threshold it accepts: the client's, or 0 when it declines.
+            var accepted = new PeerPayloadReader(reply.Payload);
+            CompressAbove = options.CompressAbove > 0 && accepted.TryReadInt32(out var threshold) && threshold == options.CompressAbove ? threshold : 0;
         }
 
         private async Task<Reply?> ReadFrameAsync(CancellationToken cancellationToken)
@@ -438,6 +479,7 @@ public sealed partial class PeerClient : IAsyncDisposable
                     if (buffer.Length >= total)
                     {
                         var payload = buffer.Slice(PeerFrame.HeaderLength, length).ToArray();
+                        Interlocked.Add(ref _received.Value, total);
                         _reader.AdvanceTo(buffer.GetPosition(total));
                         return new Reply(op, payload) { Id = id };
                     }

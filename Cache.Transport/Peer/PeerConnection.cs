@@ -32,6 +32,7 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
     private int _frameLength = -1;
     private bool _close;
     private CommandRunner? _runner;
+    private int _compressAbove;
 
     public async Task RunAsync(PipeReader input)
     {
@@ -215,6 +216,13 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
             return;
         }
 
+        // Optional: the value length from which the client wants values compressed (absent or 0: never).
+        // The node agrees to any positive threshold; the answer repeats it.
+        if (payload.TryReadInt32(out var compressAbove) && compressAbove > 0)
+        {
+            _compressAbove = compressAbove;
+        }
+
         if (version != PeerFrame.Version)
         {
             Fail(id, $"protocol version {version} is not supported (this node speaks {PeerFrame.Version})");
@@ -230,7 +238,7 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         if (server.Options.Secret is not { Length: > 0 } secret)
         {
             _state = State.Ready;
-            Send(_reply.Start(PeerOp.HelloOk, id));
+            Send(_reply.Start(PeerOp.HelloOk, id).Int32(_compressAbove));
             return;
         }
 
@@ -249,7 +257,7 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         }
 
         _state = State.Ready;
-        Send(_reply.Start(PeerOp.HelloOk, id));
+        Send(_reply.Start(PeerOp.HelloOk, id).Int32(_compressAbove));
     }
 
     private void Get(uint id, ref PeerPayloadReader payload)
@@ -263,6 +271,7 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         // Look every key up first, so that the reply's length is known and the values are written
         // straight into the output, copied once.
         var values = new ReadOnlyMemory<byte>?[count];
+        var compressed = _compressAbove > 0 ? new byte[]?[count] : null;
         long length = 4;
         for (var i = 0; i < count; i++)
         {
@@ -275,7 +284,15 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
             if (server.Store.TryGet(key, out var value))
             {
                 values[i] = value;
-                length += 4 + value.Length;
+                if (compressed is not null)
+                {
+                    compressed[i] = WireCodec.TryCompress(value.Span, _compressAbove);
+                    length += 4 + (compressed[i]?.Length ?? value.Length + 1);
+                }
+                else
+                {
+                    length += 4 + value.Length;
+                }
             }
             else
             {
@@ -293,12 +310,29 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         PeerFrame.WriteHeader(header, (int)length, PeerOp.GetReply, id);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[PeerFrame.HeaderLength..], count);
         output.Advance(PeerFrame.HeaderLength + 4);
-        foreach (var value in values)
+        for (var i = 0; i < count; i++)
         {
-            var prefix = output.GetSpan(4);
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(prefix, value?.Length ?? -1);
-            output.Advance(4);
-            if (value is { } bytes)
+            var value = values[i];
+            var packed = compressed?[i];
+            var framedLength = value is null ? -1 : packed?.Length ?? (value.Value.Length + (compressed is null ? 0 : 1));
+            var prefix = output.GetSpan(5);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(prefix, framedLength);
+            if (value is not null && compressed is not null && packed is null)
+            {
+                // Compression agreed but not worth it for this value: the raw format byte, then the bytes.
+                prefix[4] = (byte)ValueFormat.Raw;
+                output.Advance(5);
+            }
+            else
+            {
+                output.Advance(4);
+            }
+
+            if (packed is not null)
+            {
+                output.Write(packed);
+            }
+            else if (value is { } bytes)
             {
                 output.Write(bytes.Span);
             }
@@ -358,6 +392,12 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
             if (!payload.TryReadBytes(out var key) || !payload.TryReadBytes(out var value))
             {
                 Fail(id, "malformed set");
+                return;
+            }
+
+            if (_compressAbove > 0 && !WireCodec.TryDecode(value, out value))
+            {
+                Fail(id, "malformed value");
                 return;
             }
 
