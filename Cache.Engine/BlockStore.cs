@@ -118,25 +118,33 @@ public sealed partial class BlockStore : IDisposable
     /// <summary>The bytes an entry with these lengths is charged.</summary>
     public static long ChargeFor(int keyLength, int valueLength) => (long)EntryOverhead + keyLength + valueLength;
 
+    /// <summary>The live entry under a key for a read: counts the hit or the miss and marks the entry referenced (for the CLOCK policy).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private StoreEntry? FindCounted(ReadOnlySpan<byte> key)
+    {
+        var entry = Find(key);
+        if (entry is null)
+        {
+            _misses.Increment();
+            return null;
+        }
+
+        // Written only when it changes, so that hot entries' cache lines are not dirtied on every read.
+        if (!entry.Referenced)
+        {
+            entry.Referenced = true;
+        }
+
+        _hits.Increment();
+        return entry;
+    }
+
     /// <summary>Looks a key up. On a hit, <paramref name="value"/> is the stored, immutable value (see the class remarks on ownership).</summary>
     public bool TryGet(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value)
     {
-        var entry = Find(key);
-        if (entry is not null)
-        {
-            if (!entry.Referenced)
-            {
-                entry.Referenced = true;
-            }
-
-            _hits.Increment();
-            value = entry.ShareValue();
-            return true;
-        }
-
-        _misses.Increment();
-        value = default;
-        return false;
+        var entry = FindCounted(key);
+        value = entry?.ShareValue() ?? default;
+        return entry is not null;
     }
 
     /// <summary>
@@ -148,19 +156,12 @@ public sealed partial class BlockStore : IDisposable
     public bool TryRead<TState>(ReadOnlySpan<byte> key, TState state, System.Buffers.ReadOnlySpanAction<byte, TState> read)
     {
         ArgumentNullException.ThrowIfNull(read);
-        var entry = Find(key);
+        var entry = FindCounted(key);
         if (entry is null)
         {
-            _misses.Increment();
             return false;
         }
 
-        if (!entry.Referenced)
-        {
-            entry.Referenced = true;
-        }
-
-        _hits.Increment();
         var bytes = entry.BeginCopy();
         try
         {
@@ -184,19 +185,12 @@ public sealed partial class BlockStore : IDisposable
         where TFormat : IValueFormat
     {
         ArgumentNullException.ThrowIfNull(output);
-        var entry = Find(key);
+        var entry = FindCounted(key);
         if (entry is null)
         {
-            _misses.Increment();
             return false;
         }
 
-        if (!entry.Referenced)
-        {
-            entry.Referenced = true;
-        }
-
-        _hits.Increment();
         for (var attempt = 0; ; attempt++)
         {
             var version = Volatile.Read(ref entry.Version);

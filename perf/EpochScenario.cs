@@ -65,20 +65,7 @@ internal static class EpochScenario
             }
         }
 
-        var rows = new List<Row>();
-        foreach (var mode in modes)
-        {
-            for (var e = 1; e <= epochs; e++)
-            {
-                var s = Harness.Median(seconds[(mode, e)]);
-                rows.Add(new Row()
-                    .Add("mode", mode)
-                    .Add("epoch", e)
-                    .Add("seconds", s)
-                    .Add("samplesPerSecond", samples / s)
-                    .Add("hitRate", Harness.Median(hitRates[(mode, e)])));
-            }
-        }
+        var rows = Rows(modes, epochs, samples, seconds, hitRates, nodes: null);
 
         var summary = new List<string> { $"{samples} samples of {payload} B, {costMs} ms each; median of {repeats} runs; consumer touches every byte." };
         if (epochs >= 2)
@@ -104,6 +91,32 @@ internal static class EpochScenario
         }
 
         return new ScenarioResult("epoch", rows, summary);
+    }
+
+    /// <summary>One row per mode and epoch: the median seconds, samples per second and hit rate (and the node count, for a mesh).</summary>
+    internal static List<Row> Rows(IEnumerable<string> modes, int epochs, int samples, Dictionary<(string Mode, int Epoch), List<double>> seconds, Dictionary<(string Mode, int Epoch), List<double>> hitRates, int? nodes)
+    {
+        var rows = new List<Row>();
+        foreach (var mode in modes)
+        {
+            for (var e = 1; e <= epochs; e++)
+            {
+                var s = Harness.Median(seconds[(mode, e)]);
+                var row = new Row().Add("mode", mode);
+                if (nodes is { } n)
+                {
+                    row.Add("nodes", n);
+                }
+
+                rows.Add(row
+                    .Add("epoch", e)
+                    .Add("seconds", s)
+                    .Add("samplesPerSecond", samples / s)
+                    .Add("hitRate", Harness.Median(hitRates[(mode, e)])));
+            }
+        }
+
+        return rows;
     }
 
     internal static void Add(Dictionary<(string, int), List<double>> map, (string, int) key, double value)

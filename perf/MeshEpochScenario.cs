@@ -74,21 +74,7 @@ internal static class MeshEpochScenario
             StopWorkers(workers);
         }
 
-        var rows = new List<Row>();
-        foreach (var mode in modes)
-        {
-            for (var e = 1; e <= epochs; e++)
-            {
-                var s = Harness.Median(seconds[(mode, e)]);
-                rows.Add(new Row()
-                    .Add("mode", mode)
-                    .Add("nodes", nodes)
-                    .Add("epoch", e)
-                    .Add("seconds", s)
-                    .Add("samplesPerSecond", samples / s)
-                    .Add("hitRate", Harness.Median(hitRates[(mode, e)])));
-            }
-        }
+        var rows = EpochScenario.Rows(modes, epochs, samples, seconds, hitRates, nodes);
 
         var summary = new List<string>
         {
