@@ -19,7 +19,8 @@ internal sealed class RedisServerProcess : IDisposable
 
     public string Host => $"127.0.0.1:{Port}";
 
-    public static RedisServerProcess Start(string? password = null)
+    /// <summary>Starts a server; with <paramref name="clusterDirectory"/>, a Redis Cluster node keeping its cluster state file there.</summary>
+    public static RedisServerProcess Start(string? password = null, string? clusterDirectory = null)
     {
         var port = Support.FreePort.Next();
         var info = new ProcessStartInfo(Executables.Find("redis-server")!) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -27,6 +28,11 @@ internal sealed class RedisServerProcess : IDisposable
         if (password is not null)
         {
             args.AddRange(["--requirepass", password]);
+        }
+
+        if (clusterDirectory is not null)
+        {
+            args.AddRange(["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--dir", clusterDirectory, "--cluster-node-timeout", "2000"]);
         }
 
         args.ForEach(info.ArgumentList.Add);

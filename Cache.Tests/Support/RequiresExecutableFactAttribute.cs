@@ -4,11 +4,11 @@ namespace Cache.Tests.Support;
 [AttributeUsage(AttributeTargets.Method)]
 internal sealed class RequiresExecutableFactAttribute : FactAttribute
 {
-    public RequiresExecutableFactAttribute(string executable)
+    public RequiresExecutableFactAttribute(params string[] executables)
     {
-        if (Executables.Find(executable) is null)
+        if (executables.FirstOrDefault(e => Executables.Find(e) is null) is { } missing)
         {
-            Skip = $"{executable} is not installed (apt-get install redis-tools redis-server); .ci/run installs it.";
+            Skip = $"{missing} is not installed (apt-get install redis-tools redis-server); .ci/run installs it.";
         }
     }
 }

@@ -55,6 +55,58 @@ public class RedisBackendTests
         }
     }
 
+    [RequiresExecutableFact("redis-server", "redis-cli")]
+    public void A_redis_cluster_is_detected_and_batches_are_split_by_slot()
+    {
+        using var cluster = RedisClusterProcess.Start();
+
+        // One seed is enough: the client learns the layout from it.
+        using var backend = new RedisBackend(new RedisBackendOptions { Hosts = [cluster.Nodes[1].Host], OperationTimeout = TimeSpan.FromSeconds(2), BreakerWindow = TimeSpan.FromSeconds(30) });
+        Assert.True(backend.IsCluster);
+        var (entries, keys) = Samples("cluster", 300);
+        var results = new SetResult[entries.Length];
+        backend.SetMany(entries, results);
+        Assert.All(results, r => Assert.Equal(SetResult.Added, r));
+
+        // Each key sits on the node serving its slot, and every node got a share.
+        var sizes = cluster.Nodes.Select(n =>
+        {
+            using var direct = ConnectionMultiplexer.Connect(n.Host);
+            return (long)direct.GetServer(n.Host).Execute("DBSIZE");
+        }).ToArray();
+        Assert.Equal(300, sizes.Sum());
+        Assert.All(sizes, size => Assert.InRange(size, 50, 200));
+
+        var values = new ReadOnlyMemory<byte>[keys.Length];
+        var found = new bool[keys.Length];
+        backend.GetMany(keys, values, found);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            Assert.True(found[i], $"key {i} missing");
+            Assert.Equal($"value-{i}", Encoding.UTF8.GetString(values[i].Span));
+        }
+
+        Assert.Equal(300, backend.CountKeys("cluster:"u8));
+        Assert.Equal(300, backend.RemoveKeys("cluster:"u8));
+        Assert.Equal(0, backend.CountKeys("cluster:"u8));
+    }
+
+    [RequiresExecutableFact("redis-server", "redis-cli")]
+    public void A_dataset_on_a_redis_cluster_with_a_node_killed_keeps_producing_correct_samples()
+    {
+        using var cluster = RedisClusterProcess.Start();
+        var source = Enumerable.Range(0, 200).Select(i => $"sample {i}").ToArray();
+        using var dataset = new CachedDataset<string>(source, new CacheOptions { DatasetName = "rc", Hosts = [cluster.Nodes[0].Host] });
+        Assert.Equal(source, Enumerable.Range(0, source.Length).Select(i => dataset[i]));
+        dataset.Flush();
+        Assert.Equal(200, dataset.NumKeys());
+
+        cluster.Nodes[2].Kill();
+        Assert.Equal(source, Enumerable.Range(0, source.Length).Select(i => dataset[i]));
+        Assert.Equal(source, dataset.GetMany(Enumerable.Range(0, source.Length).Reverse().ToArray()).Reverse());
+        Assert.True(dataset.Statistics.Hits > 0);
+    }
+
     [RequiresExecutableFact("redis-server")]
     public void A_server_killed_mid_run_gives_misses_and_failed_writes_not_exceptions()
     {
