@@ -178,12 +178,14 @@ public sealed partial class BlockStore
             // take the room between this check and the writes; the entries then report RejectedFull one by one.)
             if (entries.Count > 1 && !BatchFits(entries))
             {
+                // An entry that could never fit says so; the others were refused with it.
                 for (var i = 0; i < entries.Count; i++)
                 {
-                    results[i] = SetResult.RejectedFull;
+                    var tooLarge = ChargeFor(entries[i].Key.Length, entries[i].Value.Length) > Capacity;
+                    results[i] = tooLarge ? SetResult.RejectedTooLarge : SetResult.RejectedFull;
+                    Interlocked.Increment(ref tooLarge ? ref _rejectedTooLarge : ref _rejectedFull);
                 }
 
-                Interlocked.Add(ref _rejectedFull, entries.Count);
                 return true;
             }
 
@@ -207,10 +209,22 @@ public sealed partial class BlockStore
     /// <summary>True when a batch's net new charge fits: in the free budget under Retain, in the whole capacity when eviction can make room. Caller holds the batch's stripes.</summary>
     private bool BatchFits(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries)
     {
+        // A key written twice is charged once, for its last value (the one that stays).
+        var seen = new HashSet<StoreKey>(entries.Count);
         long need = 0;
-        foreach (var (key, value) in entries)
+        for (var i = entries.Count - 1; i >= 0; i--)
         {
-            need += ChargeFor(key.Length, value.Length) - (LookupLocked(key)?.Size ?? 0);
+            var (key, value) = entries[i];
+            var charge = ChargeFor(key.Length, value.Length);
+            if (charge > Capacity)
+            {
+                return false;
+            }
+
+            if (seen.Add(key))
+            {
+                need += charge - (LookupLocked(key)?.Size ?? 0);
+            }
         }
 
         var room = Policy == AdmissionPolicy.Retain ? Capacity - BytesUsed : Capacity;

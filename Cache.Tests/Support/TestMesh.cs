@@ -17,10 +17,10 @@ internal sealed class TestMesh : IAsyncDisposable
 
     public PeerServer[] Servers { get; }
 
-    public static TestMesh Start(int size, string? secret = null, string? requirePass = null)
+    public static TestMesh Start(int size, string? secret = null, string? requirePass = null, long maxOutputBuffer = 256L << 20)
     {
         var nodes = Enumerable.Range(0, size).Select(_ => new CacheNode(new CacheNodeOptions { Capacity = 64 << 20 })).ToArray();
-        var servers = nodes.Select(n => new PeerServer(n, new PeerServerOptions { Secret = secret, RequirePass = requirePass })).ToArray();
+        var servers = nodes.Select(n => new PeerServer(n, new PeerServerOptions { Secret = secret, RequirePass = requirePass, MaxOutputBuffer = maxOutputBuffer })).ToArray();
         foreach (var server in servers)
         {
             server.Start();

@@ -132,6 +132,48 @@ public class MeshRespTests
     }
 
     [Fact]
+    public async Task A_forwarded_reply_past_the_owners_output_limit_is_an_error_not_a_huge_buffer()
+    {
+        await using var mesh = TestMesh.Start(3, maxOutputBuffer: 64 * 1024);
+        await using var client = new RespHarness(node: mesh.Nodes[0]);
+        var remote = KeysOwnedBy(1, 1)[0];
+        Assert.Equal(new Simple("OK"), await client.RunAsync("SET", remote, new string('x', 1024)));
+        var reply = await client.RunAsync(["MGET", .. Enumerable.Repeat(remote, 200)]);
+        Assert.Equal(new Error("ERR the reply is larger than the client output buffer limit"), reply);
+
+        // The owner's runner starts afresh: the next forwarded command works.
+        Assert.Equal(1024L, await client.RunAsync("STRLEN", remote));
+    }
+
+    [Fact]
+    public async Task An_owner_runs_only_key_commands_and_a_malformed_one_leaves_the_peer_connection_open()
+    {
+        await using var mesh = TestMesh.Start(2);
+        mesh.Nodes[1].Store.Set("kept"u8, "v"u8);
+        await using var peer = new Cache.Transport.Peer.PeerClient(mesh.Servers[1].EndPoint, new Cache.Transport.Peer.PeerClientOptions { RequestTimeout = TimeSpan.FromSeconds(5) });
+        static byte[] Encode(params string[] args)
+        {
+            var bytes = new List<byte>();
+            bytes.AddRange(BitConverter.GetBytes(2));
+            bytes.AddRange(BitConverter.GetBytes(args.Length));
+            foreach (var arg in args)
+            {
+                bytes.AddRange(BitConverter.GetBytes(arg.Length));
+                bytes.AddRange(Encoding.UTF8.GetBytes(arg));
+            }
+
+            return [.. bytes];
+        }
+
+        Assert.Equal("-ERR only commands on keys are forwarded to their owner\r\n", Encoding.UTF8.GetString((await peer.ExecuteAsync(Encode("FLUSHALL")))!));
+        Assert.Equal("-ERR only commands on keys are forwarded to their owner\r\n", Encoding.UTF8.GetString((await peer.ExecuteAsync(Encode("RESET")))!));
+        Assert.Equal(1L, mesh.Nodes[1].Store.Count);
+        Assert.Null(await peer.ExecuteAsync([1, 2, 3]));
+        Assert.Equal("$1\r\nv\r\n", Encoding.UTF8.GetString((await peer.ExecuteAsync(Encode("GET", "kept")))!));
+        Assert.True(await peer.PingAsync());
+    }
+
+    [Fact]
     public async Task Commands_that_cannot_be_split_over_owners_get_crossslot()
     {
         await using var mesh = TestMesh.Start(3);

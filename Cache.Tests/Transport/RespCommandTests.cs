@@ -333,6 +333,10 @@ public class RespCommandTests
         Assert.Equal(new Error("OOM command not allowed when used memory > 'maxmemory'."), await h.RunAsync("MSET", "k2", "0123456789", "k3", "0123456789", "k4", "0123456789"));
         Assert.Equal(0L, await h.RunAsync("EXISTS", "k2", "k3", "k4"));
 
+        // A key given twice is charged once.
+        Assert.Equal(Ok, await h.RunAsync("MSET", "k2", "0123456789", "k2", "0123456789", "k2", "0123456789"));
+        Assert.Equal(1L, await h.RunAsync("DEL", "k2"));
+
         // Replacing a key frees its old charge: the same batch with k1 in it fits.
         Assert.Equal(Ok, await h.RunAsync("MSET", "k1", "0123456789", "k2", "0123456789", "k3", "0123456789"));
         Assert.Equal(3L, await h.RunAsync("EXISTS", "k1", "k2", "k3"));

@@ -42,6 +42,11 @@ public sealed partial class PeerClient : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options.RequestTimeout), "RequestTimeout must be positive.");
         }
 
+        if (options.CommandTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.CommandTimeout), "CommandTimeout must be positive.");
+        }
+
         if (options.CompressAbove < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(options.CompressAbove), "CompressAbove must be 0 (never) or a positive length.");
@@ -226,10 +231,15 @@ public sealed partial class PeerClient : IAsyncDisposable
     /// as <see cref="PeerOp.Command"/> describes; the caller keeps it. Returns the peer's RESP reply (a new
     /// array that belongs to the caller), or null when the peer failed or timed out.
     /// </summary>
+    /// <remarks>
+    /// A forwarded command is a person's or a tool's, not the training loop's: it gets
+    /// <see cref="PeerClientOptions.CommandTimeout"/> rather than the data path's tight timeout, and its
+    /// outcome does not move the circuit breaker (a slow KEYS-sized reply must not make the loader's reads miss).
+    /// </remarks>
     public async Task<byte[]?> ExecuteAsync(byte[] command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        var reply = await RequestAsync(PeerOp.Command, static (frame, c, _) => frame.Raw(c), command);
+        var reply = await RequestAsync(PeerOp.Command, static (frame, c, _) => frame.Raw(c), command, _options.CommandTimeout, recordOutcome: false);
         return reply?.Op == PeerOp.CommandReply ? reply.Payload : null;
     }
 
@@ -256,9 +266,9 @@ public sealed partial class PeerClient : IAsyncDisposable
         return payload.TryReadInt64(out var number) ? number : null;
     }
 
-    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state)
+    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true)
     {
-        if (Volatile.Read(ref _disposed) != 0 || !Breaker.AllowRequest())
+        if (Volatile.Read(ref _disposed) != 0 || (recordOutcome ? !Breaker.AllowRequest() : Breaker.IsOpen))
         {
             return null;
         }
@@ -267,7 +277,7 @@ public sealed partial class PeerClient : IAsyncDisposable
         uint id = 0;
         try
         {
-            using var timeout = new CancellationTokenSource(_options.RequestTimeout);
+            using var timeout = new CancellationTokenSource(timeoutOverride ?? _options.RequestTimeout);
             connection = await GetConnectionAsync(timeout.Token);
             id = (uint)Interlocked.Increment(ref _nextId);
             var pending = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -276,13 +286,21 @@ public sealed partial class PeerClient : IAsyncDisposable
             build(frame, state, connection.CompressAbove);
             await connection.SendAsync(frame.Finish(), timeout.Token);
             var reply = await pending.Task.WaitAsync(timeout.Token);
-            Breaker.RecordSuccess();
+            if (recordOutcome)
+            {
+                Breaker.RecordSuccess();
+            }
+
             return reply with { CompressAbove = connection.CompressAbove };
         }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or SocketException or IOException or ObjectDisposedException or PeerRefusedException or InvalidOperationException)
         {
             connection?.Pending.TryRemove(id, out _);
-            Breaker.RecordFailure();
+            if (recordOutcome)
+            {
+                Breaker.RecordFailure();
+            }
+
             LogRequestFailed(_logger, ex, _endPoint, op);
             return null;
         }

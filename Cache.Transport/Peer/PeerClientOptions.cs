@@ -14,6 +14,9 @@ public sealed class PeerClientOptions
     /// <summary>How long a request may take before it counts as failed (a miss). Default 50 ms.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>How long a RESP command forwarded to the peer (the owner of its keys) may take. Default 5 s.</summary>
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long connecting and the handshake may take. Default 2 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -412,7 +412,8 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         _runner ??= new CommandRunner(server);
         if (!_runner.TryRun(payload, out var reply))
         {
-            Fail(id, "malformed command");
+            // The frame itself was sound, so the connection (shared by every request to this node) stays open.
+            Send(_reply.Start(PeerOp.Error, id).Bytes("malformed command"u8));
             return;
         }
 

@@ -70,6 +70,10 @@ internal sealed partial class RespSession
         return true;
     }
 
+    /// <summary>True when <paramref name="a"/> is a known command with at least one key.</summary>
+    public static bool HasKeys(in CommandArgs a) =>
+        CommandTable.TryLookup(a[0], out var command) && command.ArityOk(a.Count) && KeyPositions(a, command, out _, out _, out _);
+
     /// <summary>Where the keys of <paramref name="a"/> are. False for a command without keys, and for one too malformed to route (it runs here and gets its usual error).</summary>
     private static bool KeyPositions(in CommandArgs a, CommandDef command, out int first, out int last, out int step)
     {
@@ -157,7 +161,13 @@ internal sealed partial class RespSession
                 return;
             }
 
-            if (reply.Length > 0 && reply[0] == (byte)'-')
+            if (reply.Length == 0)
+            {
+                _out.Error("ERR unexpected reply from the owner of a key");
+                return;
+            }
+
+            if (reply[0] == (byte)'-')
             {
                 // An owner's own error (out of memory, say) is the command's.
                 _out.Output.Write(reply);
@@ -200,7 +210,7 @@ internal sealed partial class RespSession
             // Skip the "*N\r\n" header.
             var reply = part.Result!;
             var header = reply.AsSpan().IndexOf("\r\n"u8);
-            if (reply[0] != (byte)'*' || header < 0)
+            if (header < 1 || reply[0] != (byte)'*')
             {
                 _out.Error("ERR unexpected reply from the owner of a key");
                 return;
@@ -242,7 +252,7 @@ internal sealed partial class RespSession
             return true;
         }
 
-        if (reply[0] != (byte)'$' || !RespParser.TryParseLong(reply[1..line], out var size))
+        if (reply[0] != (byte)'$' || !RespParser.TryParseLong(reply[1..line], out var size) || size > reply.Length)
         {
             return false;
         }
@@ -259,5 +269,5 @@ internal sealed partial class RespSession
     }
 
     private void OwnerDown(MeshMembership mesh, int owner) =>
-        _out.Error(string.Create(CultureInfo.InvariantCulture, $"CLUSTERDOWN the owner of these keys ({mesh.Endpoints[owner]}) did not answer"));
+        _out.Error(string.Create(CultureInfo.InvariantCulture, $"CLUSTERDOWN the owner of these keys ({mesh.Endpoints[owner]}) did not answer; a write may or may not have been applied"));
 }

@@ -148,7 +148,16 @@ internal sealed partial class RespSession
     /// <summary>True once the replies waiting for this client pass its output limit: the command stops and the connection closes without sending them.</summary>
     private bool OutputOverLimit()
     {
-        if (_out.Output is System.IO.Pipelines.PipeWriter { CanGetUnflushedBytes: true } pipe && pipe.UnflushedBytes > _server.Options.MaxOutputBuffer)
+        var pending = _out.Output switch
+        {
+            System.IO.Pipelines.PipeWriter { CanGetUnflushedBytes: true } pipe => pipe.UnflushedBytes,
+            System.Buffers.ArrayBufferWriter<byte> buffer => buffer.WrittenCount,
+            _ => 0,
+        };
+
+        // A forwarded reply travels in one peer frame, so it is held to a frame's size as well.
+        var limit = _routes ? _server.Options.MaxOutputBuffer : Math.Min(_server.Options.MaxOutputBuffer, 512L * 1024 * 1024);
+        if (pending > limit)
         {
             OutputOverflowed = true;
             CloseRequested = true;
