@@ -32,7 +32,14 @@ internal sealed class RedisServerProcess : IDisposable
 
         if (clusterDirectory is not null)
         {
-            args.AddRange(["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--dir", clusterDirectory, "--cluster-node-timeout", "2000"]);
+            // The bus port defaults to port + 10000, which is past 65535 for a high ephemeral port: name a free one.
+            var busPort = Support.FreePort.Next();
+            while (busPort == port)
+            {
+                busPort = Support.FreePort.Next();
+            }
+            args.AddRange(["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--dir", clusterDirectory, "--cluster-node-timeout", "2000",
+                "--cluster-port", busPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
 
         args.ForEach(info.ArgumentList.Add);
