@@ -78,9 +78,10 @@ public class PeerServerTests
         try
         {
             // A refused connection gets the error unasked; a served one hears nothing until it asks.
+            Assert.True(await server.WaitForClientsAsync(3));
             var first = await Task.WhenAll(sockets.Select(async s =>
             {
-                using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+                using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(5));
                 var buffer = new byte[64];
                 try
                 {
