@@ -106,7 +106,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
             clients[i] = i == rank ? null : new Peer.PeerClient(members[i], clientOptions);
         }
 
-        if (Interlocked.CompareExchange(ref _mesh, new MeshMembership(new SlotMap(members.Count), rank, [.. members], clients), null) is not null)
+        if (Interlocked.CompareExchange(ref _mesh, new MeshMembership(new SlotMap(members.Count), rank, [.. members], clients) { ClientOptions = clientOptions }, null) is not null)
         {
             throw new InvalidOperationException("This node has already joined a mesh.");
         }
@@ -339,6 +339,8 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
             {
                 client?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
+
+            Mesh?.DisposeCommandClients();
 
             Store.Dispose();
         }

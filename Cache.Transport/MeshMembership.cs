@@ -7,4 +7,42 @@ namespace Cache.Transport;
 /// <param name="Rank">This node's rank.</param>
 /// <param name="Endpoints">Every member's endpoint, in rank order.</param>
 /// <param name="Clients">One client per member, in rank order; null for this node.</param>
-public sealed record MeshMembership(SlotMap Slots, int Rank, IReadOnlyList<System.Net.EndPoint> Endpoints, IReadOnlyList<Peer.PeerClient?> Clients);
+public sealed record MeshMembership(SlotMap Slots, int Rank, IReadOnlyList<System.Net.EndPoint> Endpoints, IReadOnlyList<Peer.PeerClient?> Clients)
+{
+    private readonly Peer.PeerClient?[] _commandClients = new Peer.PeerClient?[Endpoints.Count];
+
+    /// <summary>The options the members' clients were made with (for the connections that carry forwarded commands).</summary>
+    internal Peer.PeerClientOptions ClientOptions { get; init; } = new();
+
+    /// <summary>
+    /// A second connection to a member, for RESP commands forwarded to it: a large forwarded reply then
+    /// never queues in front of the data path's small, time-bound requests. Created on first use; thread-safe.
+    /// </summary>
+    internal Peer.PeerClient CommandClient(int rank)
+    {
+        var client = Volatile.Read(ref _commandClients[rank]);
+        if (client is not null)
+        {
+            return client;
+        }
+
+        var created = new Peer.PeerClient(Endpoints[rank], ClientOptions);
+        client = Interlocked.CompareExchange(ref _commandClients[rank], created, null);
+        if (client is null)
+        {
+            return created;
+        }
+
+        created.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return client;
+    }
+
+    /// <summary>Closes the connections made for forwarded commands.</summary>
+    internal void DisposeCommandClients()
+    {
+        for (var i = 0; i < _commandClients.Length; i++)
+        {
+            Interlocked.Exchange(ref _commandClients[i], null)?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+}

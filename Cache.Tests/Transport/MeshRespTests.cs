@@ -174,6 +174,21 @@ public class MeshRespTests
     }
 
     [Fact]
+    public async Task Forwarded_commands_travel_on_their_own_connection_beside_the_data_path()
+    {
+        await using var mesh = TestMesh.Start(2);
+        var remote = KeysOwnedBy(1, 1)[0];
+        var results = new SetResult[1];
+        mesh.Nodes[0].SetMany([new(StoreKey.Copy(Encoding.UTF8.GetBytes(remote)), [1, 2, 3])], results);
+        Assert.Equal(SetResult.Added, results[0]);
+        Assert.Equal(1, mesh.Servers[1].ClientCount);
+
+        await using var client = new RespHarness(node: mesh.Nodes[0]);
+        Assert.Equal(3L, await client.RunAsync("STRLEN", remote));
+        Assert.Equal(2, mesh.Servers[1].ClientCount);
+    }
+
+    [Fact]
     public async Task Commands_that_cannot_be_split_over_owners_get_crossslot()
     {
         await using var mesh = TestMesh.Start(3);

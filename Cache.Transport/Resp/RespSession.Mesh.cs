@@ -53,7 +53,12 @@ internal sealed partial class RespSession
                 all[i] = i;
             }
 
-            var client = mesh.Clients[owner]!;
+            if (OwnerKnownDown(mesh, owner))
+            {
+                return true;
+            }
+
+            var client = mesh.CommandClient(owner);
             _pending = PassThroughAsync(client.ExecuteAsync(ForwardedCommand.Encode(_out.Protocol, a, all)), mesh, owner);
             return true;
         }
@@ -130,7 +135,7 @@ internal sealed partial class RespSession
             }
             else
             {
-                parts[owner] = mesh.Clients[owner]!.ExecuteAsync(encoded);
+                parts[owner] = mesh.Clients[owner]!.Breaker.IsOpen ? Task.FromResult<byte[]?>(null) : mesh.CommandClient(owner).ExecuteAsync(encoded);
             }
         }
 
@@ -266,6 +271,18 @@ internal sealed partial class RespSession
         value = 0;
         var line = reply.IndexOf("\r\n"u8);
         return line > 1 && reply[0] == (byte)':' && RespParser.TryParseLong(reply[1..line], out value);
+    }
+
+    /// <summary>True (and the error written) when the data path's circuit breaker already knows the owner is down: no need to wait for a connection attempt.</summary>
+    private bool OwnerKnownDown(MeshMembership mesh, int owner)
+    {
+        if (!mesh.Clients[owner]!.Breaker.IsOpen)
+        {
+            return false;
+        }
+
+        OwnerDown(mesh, owner);
+        return true;
     }
 
     private void OwnerDown(MeshMembership mesh, int owner) =>
