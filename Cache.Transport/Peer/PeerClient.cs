@@ -291,7 +291,7 @@ public sealed partial class PeerClient : IAsyncDisposable
                 Breaker.RecordSuccess();
             }
 
-            return reply with { CompressAbove = connection.CompressAbove };
+            return reply;
         }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or SocketException or IOException or ObjectDisposedException or PeerRefusedException or InvalidOperationException)
         {
@@ -499,7 +499,7 @@ public sealed partial class PeerClient : IAsyncDisposable
                         var payload = buffer.Slice(PeerFrame.HeaderLength, length).ToArray();
                         Interlocked.Add(ref _received.Value, total);
                         _reader.AdvanceTo(buffer.GetPosition(total));
-                        return new Reply(op, payload) { Id = id };
+                        return new Reply(op, payload) { Id = id, CompressAbove = CompressAbove };
                     }
                 }
 
