@@ -6,11 +6,12 @@ namespace Cache.Node;
 
 /// <summary>The command line of <c>cache-node</c>, parsed and checked; a wrong value throws <see cref="ArgumentException"/> naming the flag.</summary>
 internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, AdmissionPolicy Policy, string? RequirePass, bool ProtectedMode, int MaxClients,
-    IReadOnlyList<EndPoint> Peers, int Rank, string? Secret, string ClusterId)
+    IReadOnlyList<EndPoint> Peers, int Rank, string? Secret, string ClusterId, int SendLowWatermark = 16 * 1024)
 {
     public const string Usage =
         "usage: cache-node [--port 7379] [--bind 127.0.0.1] [--capacity 1gb] [--policy retain|lru|random]\n" +
         "                  [--requirepass PASSWORD] [--protected-mode yes|no] [--maxclients 10000]\n" +
+        "                  [--send-lowat 16kb (unsent bytes left to the kernel per connection; 0: the kernel's)]\n" +
         "                  [--peers host:port,host:port,... --rank N [--secret S] [--cluster-id ID]]";
 
     public static NodeArguments Parse(IReadOnlyList<string> args)
@@ -27,6 +28,7 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
         string? secret = null;
         var clusterId = "cache";
         var portGiven = false;
+        var sendLowWatermark = 16 * 1024;
         for (var i = 0; i < args.Count; i++)
         {
             var flag = args[i];
@@ -87,6 +89,11 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
                 case "--maxclients":
                     maxClients = ParseInt(Value(), flag, 1, 1_000_000);
                     break;
+                case "--send-lowat":
+                    var lowat = Value();
+                    var lowatBytes = lowat == "0" ? 0 : ParseSize(lowat, flag);
+                    sendLowWatermark = lowatBytes <= int.MaxValue ? (int)lowatBytes : throw new ArgumentException($"--send-lowat '{lowat}' must be from 0 to 2gb.", flag);
+                    break;
                 default:
                     throw new ArgumentException($"Unknown option '{flag}'.", flag);
             }
@@ -113,7 +120,7 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
             throw new ArgumentException("--rank needs --peers.", "--rank");
         }
 
-        return new NodeArguments(bind, port, capacity, policy, password, protectedMode, maxClients, peers, Math.Max(rank, 0), secret, clusterId);
+        return new NodeArguments(bind, port, capacity, policy, password, protectedMode, maxClients, peers, Math.Max(rank, 0), secret, clusterId, sendLowWatermark);
     }
 
     /// <summary>Parses sizes as Redis's config does: 1000, 1k(b), 1m(b), 1g(b), case-insensitive; k = 1024.</summary>

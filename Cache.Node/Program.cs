@@ -37,6 +37,7 @@ var server = new PeerServer(node, new PeerServerOptions
     RequirePass = arguments.RequirePass,
     ProtectedMode = arguments.ProtectedMode,
     MaxClients = arguments.MaxClients,
+    SendLowWatermark = arguments.SendLowWatermark,
     Secret = arguments.Secret,
     ClusterId = arguments.ClusterId,
     LoggerFactory = loggerFactory,

@@ -55,6 +55,7 @@ public sealed partial class PeerServer : IAsyncDisposable, IDisposable
         Check(options.MaxInlineLength >= 16, nameof(options.MaxInlineLength), "MaxInlineLength must be at least 16.");
         Check(options.MaxQueryBuffer >= options.MaxInlineLength && options.MaxQueryBuffer <= Array.MaxLength, nameof(options.MaxQueryBuffer), "MaxQueryBuffer must be at least MaxInlineLength and at most 2 GB.");
         Check(options.MaxOutputBuffer >= 64 * 1024, nameof(options.MaxOutputBuffer), "MaxOutputBuffer must be at least 64 KB.");
+        Check(options.SendLowWatermark >= 0, nameof(options.SendLowWatermark), "SendLowWatermark must not be negative.");
         _context = new ServerContext(node, options);
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<PeerServer>() ?? NullLogger.Instance;
         _outputOptions = new PipeOptions(
@@ -204,6 +205,7 @@ public sealed partial class PeerServer : IAsyncDisposable, IDisposable
         try
         {
             socket.NoDelay = true;
+            LimitUnsentBytes(socket, _context.Options.SendLowWatermark);
             client = new ClientInfo(id, socket.RemoteEndPoint, socket.LocalEndPoint, _context.Store.NowUnixMs);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -289,6 +291,19 @@ public sealed partial class PeerServer : IAsyncDisposable, IDisposable
             socket.Dispose();
             await receiving;
             _sockets.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Sets TCP_NOTSENT_LOWAT (see <see cref="PeerServerOptions.SendLowWatermark"/>) where the system has it.</summary>
+    internal static void LimitUnsentBytes(Socket socket, int bytes)
+    {
+        // Linux's IPPROTO_TCP option number; other systems number it differently or lack it.
+        const int TcpNotSentLowWatermark = 25;
+        if (bytes > 0 && OperatingSystem.IsLinux())
+        {
+            Span<byte> value = stackalloc byte[sizeof(int)];
+            BitConverter.TryWriteBytes(value, bytes);
+            socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpNotSentLowWatermark, value);
         }
     }
 

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using Cache.Engine;
 using Cache.Tests.Support;
 using Cache.Transport;
 
@@ -22,6 +24,73 @@ public class PeerServerTests
 
             received.Write(buffer, 0, n);
         }
+    }
+
+    [Fact]
+    public void A_negative_send_low_watermark_is_refused_naming_the_option()
+    {
+        using var node = new CacheNode(new CacheNodeOptions { Capacity = 1 << 20 });
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new PeerServer(node, new PeerServerOptions { SendLowWatermark = -1 }));
+        Assert.Equal(nameof(PeerServerOptions.SendLowWatermark), ex.ParamName);
+    }
+
+    [LinuxFact]
+    public async Task The_send_low_watermark_reaches_the_kernel_on_linux()
+    {
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen();
+        using var client = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        using var accepted = await listener.AcceptAsync();
+
+        PeerServer.LimitUnsentBytes(accepted, 16 * 1024);
+
+        var value = new byte[sizeof(int)];
+        Assert.Equal(sizeof(int), accepted.GetRawSocketOption((int)SocketOptionLevel.Tcp, 25, value));
+        Assert.Equal(16 * 1024, BitConverter.ToInt32(value));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Replies_far_larger_than_the_send_low_watermark_arrive_whole_and_in_order(bool slowReader)
+    {
+        // The watermark makes the server hand a large reply to the kernel in many short sends.
+        await using var server = TestServer.Start(new PeerServerOptions { SendLowWatermark = 4096 });
+        using var socket = await server.ConnectAsync();
+        var values = new[] { 'a', 'b', 'c' }.Select(c => new string(c, 3_000_000)).ToArray();
+        var request = new StringBuilder();
+        for (var i = 0; i < values.Length; i++)
+        {
+            request.Append(CultureInfo.InvariantCulture, $"*3\r\n$3\r\nSET\r\n$2\r\nk{i}\r\n${values[i].Length}\r\n{values[i]}\r\n");
+        }
+
+        for (var i = 0; i < values.Length; i++)
+        {
+            request.Append(CultureInfo.InvariantCulture, $"*2\r\n$3\r\nGET\r\n$2\r\nk{i}\r\n");
+        }
+
+        var sending = socket.SendAsync(Encoding.ASCII.GetBytes(request.ToString()), SocketFlags.None);
+        var expected = "+OK\r\n+OK\r\n+OK\r\n" + string.Concat(values.Select(v => $"${v.Length}\r\n{v}\r\n"));
+        var received = new MemoryStream();
+        var buffer = new byte[8192];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (received.Length < expected.Length)
+        {
+            // Read slowly at first, so that the server finds the socket full and has to wait for room.
+            if (slowReader && received.Length < 200_000)
+            {
+                await Task.Delay(1, timeout.Token);
+            }
+
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            Assert.NotEqual(0, n);
+            received.Write(buffer, 0, n);
+        }
+
+        await sending;
+        Assert.Equal(expected, Encoding.ASCII.GetString(received.ToArray()));
     }
 
     [Fact]
