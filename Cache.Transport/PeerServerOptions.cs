@@ -41,12 +41,13 @@ public sealed class PeerServerOptions
     public long MaxOutputBuffer { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>
-    /// Most reply bytes left in the kernel's send queue of a connection, not yet transmitted (Linux's
+    /// Most reply bytes left in the kernel's send queue of a RESP connection, not yet transmitted (Linux's
     /// <c>TCP_NOTSENT_LOWAT</c>); the rest waits in the connection's own buffer until the socket drains.
     /// Without it the kernel accepts megabytes of a large reply at once and then transmits them from the
     /// receiving side's acknowledgements, so that on a shared host the client pays for the server's sends
     /// (measured: a client reading 100 KB values spent 60% more CPU per reply). 0 leaves the kernel's
-    /// setting. Ignored where the system has no such option. Default 16 KB.
+    /// setting. Ignored where the system has no such option, and on peer-protocol connections (a peer reads
+    /// one large batch at a time, and a watermark slows that down). Default 16 KB.
     /// </summary>
     public int SendLowWatermark { get; set; } = 16 * 1024;
 
