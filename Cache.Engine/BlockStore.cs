@@ -31,6 +31,9 @@ public sealed partial class BlockStore : IDisposable
 
     private const int StripeCount = 256;
 
+    private static readonly bool StrongLoadOrder =
+        System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is System.Runtime.InteropServices.Architecture.X64 or System.Runtime.InteropServices.Architecture.X86;
+
     /// <summary>Values up to this length may be overwritten in place while no view of them has been handed out.</summary>
     private const int InPlaceLimit = 1024 * 1024;
 
@@ -222,7 +225,15 @@ public sealed partial class BlockStore : IDisposable
 
             var span = output.GetSpan(value.Length + TFormat.MaxOverhead);
             var written = TFormat.Format(value, span);
-            Interlocked.MemoryBarrier();
+
+            // The copy's loads must complete before the version is read again. x86 and x64 never let a
+            // load pass an earlier one, so only weaker memory models need the (costly) full fence: after
+            // a copy it would wait for every store of the copy to drain.
+            if (!StrongLoadOrder)
+            {
+                Interlocked.MemoryBarrier();
+            }
+
             if (Volatile.Read(ref entry.Version) == version && ReferenceEquals(entry.Data, data))
             {
                 output.Advance(written);
