@@ -6,7 +6,7 @@ namespace Cache.Node;
 
 /// <summary>The command line of <c>cache-node</c>, parsed and checked; a wrong value throws <see cref="ArgumentException"/> naming the flag.</summary>
 internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, AdmissionPolicy Policy, string? RequirePass, bool ProtectedMode, int MaxClients,
-    IReadOnlyList<EndPoint> Peers, int Rank, string? Secret, string ClusterId, int SendLowWatermark = 16 * 1024)
+    IReadOnlyList<EndPoint> Peers, int Rank, string? Secret, string ClusterId, int SendLowWatermark)
 {
     public const string Usage =
         "usage: cache-node [--port 7379] [--bind 127.0.0.1] [--capacity 1gb] [--policy retain|lru|random]\n" +
@@ -28,7 +28,7 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
         string? secret = null;
         var clusterId = "cache";
         var portGiven = false;
-        var sendLowWatermark = 16 * 1024;
+        var sendLowWatermark = Cache.Transport.PeerServerOptions.DefaultSendLowWatermark;
         for (var i = 0; i < args.Count; i++)
         {
             var flag = args[i];

@@ -49,7 +49,10 @@ public sealed class PeerServerOptions
     /// setting. Ignored where the system has no such option, and on peer-protocol connections (a peer reads
     /// one large batch at a time, and a watermark slows that down). Default 16 KB.
     /// </summary>
-    public int SendLowWatermark { get; set; } = 16 * 1024;
+    public int SendLowWatermark { get; set; } = DefaultSendLowWatermark;
+
+    /// <summary>The default of <see cref="SendLowWatermark"/>: 16 KB.</summary>
+    public const int DefaultSendLowWatermark = 16 * 1024;
 
     /// <summary>The cluster's identity: peers that name another one are refused (two jobs on one host cannot mix). Default "cache".</summary>
     public string ClusterId { get; set; } = "cache";
