@@ -46,6 +46,7 @@ public sealed partial class BlockStore : IDisposable
     private readonly MemoryCache _index = new(new MemoryCacheOptions { Clock = FrozenClock.Instance });
     private readonly Lock[] _stripes;
     private readonly EntryRing _ring = new();
+    private readonly EntryLookaside _lookaside = new();
     private readonly TimeProvider _time;
     private readonly Timer? _sweepTimer;
     private readonly Meter _meter;
@@ -117,6 +118,9 @@ public sealed partial class BlockStore : IDisposable
 
     /// <summary>The current time as the store sees it, in Unix milliseconds (the unit of expirations).</summary>
     public long NowUnixMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>The lookaside table's size now (see <see cref="EntryLookaside"/>), for tests.</summary>
+    internal int LookasideSlots => _lookaside.SlotCount;
 
     /// <summary>The bytes an entry with these lengths is charged.</summary>
     public static long ChargeFor(int keyLength, int valueLength) => (long)EntryOverhead + keyLength + valueLength;
@@ -506,9 +510,17 @@ public sealed partial class BlockStore : IDisposable
 
     private StoreEntry? Find(ReadOnlySpan<byte> key)
     {
-        if (!_index.TryGetValue(StoreKey.ForLookup(key), out var found) || found is not StoreEntry entry)
+        var hash = StoreKey.HashOf(key);
+        var entry = _lookaside.Find(key, hash);
+        if (entry is null)
         {
-            return null;
+            if (!_index.TryGetValue(StoreKey.ForLookup(key, hash), out var found) || found is not StoreEntry indexed)
+            {
+                return null;
+            }
+
+            entry = indexed;
+            _lookaside.Remember(entry);
         }
 
         if (entry.ExpiresAtUnixMs != 0 && entry.IsExpired(NowUnixMs))
@@ -580,6 +592,8 @@ public sealed partial class BlockStore : IDisposable
             var entry = new StoreEntry(data, key.Length, hash, size, expiresAtUnixMs);
             _index.Set(entry, entry);
             _ring.Add(entry);
+            _lookaside.Fit(_ring.Count);
+            _lookaside.Remember(entry);
             if (expiresAtUnixMs != 0)
             {
                 Interlocked.Increment(ref _expiringCount);
@@ -628,7 +642,9 @@ public sealed partial class BlockStore : IDisposable
     /// <summary>Takes an entry out of the index, the ring and the budget. Caller holds the entry's stripe lock.</summary>
     private void RemoveLocked(StoreEntry entry, ref long counter)
     {
-        entry.Removed = true;
+        // Flagged before it leaves the lookaside: a reader that remembers it meanwhile sees the flag (EntryLookaside.Remember).
+        Volatile.Write(ref entry.Removed, true);
+        _lookaside.Forget(entry);
         _index.Remove(entry);
         _ring.Remove(entry);
         if (entry.ExpiresAtUnixMs != 0)

@@ -20,7 +20,7 @@ public sealed class StoreKey : IEquatable<StoreKey>
     {
         _bytes = bytes;
         _length = length;
-        _hash = Hash(bytes.AsSpan(0, length));
+        _hash = HashOf(bytes.AsSpan(0, length));
     }
 
     /// <summary>The key's bytes. Never change them.</summary>
@@ -55,7 +55,8 @@ public sealed class StoreKey : IEquatable<StoreKey>
     /// <summary>The key as text, with non-printable bytes escaped (for logs and diagnostics).</summary>
     public override string ToString() => KeyText.Escape(Span);
 
-    private static int Hash(ReadOnlySpan<byte> bytes)
+    /// <summary>The hash a key of these bytes has (<see cref="GetHashCode"/>).</summary>
+    internal static int HashOf(ReadOnlySpan<byte> bytes)
     {
         var hash = default(HashCode);
         hash.AddBytes(bytes);
@@ -67,7 +68,10 @@ public sealed class StoreKey : IEquatable<StoreKey>
     /// valid until the next call on the same thread: never store it, never insert it, never hold it
     /// across a call that may look another key up.
     /// </summary>
-    public static StoreKey ForLookup(ReadOnlySpan<byte> bytes)
+    public static StoreKey ForLookup(ReadOnlySpan<byte> bytes) => ForLookup(bytes, HashOf(bytes));
+
+    /// <summary>As <see cref="ForLookup(ReadOnlySpan{byte})"/>, with the hash already computed by <see cref="HashOf"/>.</summary>
+    internal static StoreKey ForLookup(ReadOnlySpan<byte> bytes, int hash)
     {
         const int MaxPooledKey = 4096;
         if (bytes.Length > MaxPooledKey)
@@ -83,7 +87,7 @@ public sealed class StoreKey : IEquatable<StoreKey>
 
         bytes.CopyTo(probe._bytes);
         probe._length = bytes.Length;
-        probe._hash = Hash(bytes);
+        probe._hash = hash;
         return probe;
     }
 

@@ -1,0 +1,113 @@
+namespace Cache.Engine;
+
+/// <summary>
+/// A two-way set-associative table of live entries in front of the store's index (MemoryCache), read
+/// without locks. A read that finds its key here touches the table, the entry and its bytes; through
+/// MemoryCache it also walks a dictionary node and a cache entry, two more dependent cache misses on a
+/// store too large for the CPU caches (measured on 100k keys of 1 KB: 600 ns per copied hit through
+/// MemoryCache, 380 ns through this table). MemoryCache stays the index of record: every insert,
+/// removal and eviction goes through it, and a key missing here is looked up there.
+/// </summary>
+/// <remarks>
+/// Thread-safe. An entry is remembered when it is inserted and when a read finds it in the index; it is
+/// forgotten when it leaves the store. A slot may briefly hold an entry that has just been removed:
+/// readers check <see cref="StoreEntry.Removed"/>, and <see cref="Remember"/> takes back what it stored
+/// if the entry was removed meanwhile, so a dead entry (and its bytes) is not kept alive by the table.
+/// The table doubles as the store grows (two slots per entry), starting afresh: it is a cache of the
+/// index, so losing its contents costs only lookups through MemoryCache until they are remembered again.
+/// </remarks>
+internal sealed class EntryLookaside
+{
+    private const int InitialSlots = 4096;
+
+    /// <summary>The table stops growing here (32M slots, 256 MB): past it, more keys simply share slots.</summary>
+    private const int MaxSlots = 1 << 25;
+
+    private StoreEntry?[] _slots = new StoreEntry?[InitialSlots];
+
+    /// <summary>The slots now, for tests.</summary>
+    internal int SlotCount => Volatile.Read(ref _slots).Length;
+
+    /// <summary>The live entry for <paramref name="key"/> if the table holds it; null means "ask the index".</summary>
+    public StoreEntry? Find(ReadOnlySpan<byte> key, int hash)
+    {
+        var slots = Volatile.Read(ref _slots);
+
+        // The two ways of a set are adjacent, so that both lie in one cache line.
+        var first = hash & (slots.Length - 2);
+        var entry = Volatile.Read(ref slots[first]);
+        if (Matches(entry, key, hash))
+        {
+            return entry;
+        }
+
+        entry = Volatile.Read(ref slots[first + 1]);
+        return Matches(entry, key, hash) ? entry : null;
+    }
+
+    /// <summary>Makes <paramref name="entry"/> findable here. Any thread; an entry that is being removed meanwhile is taken back out.</summary>
+    public void Remember(StoreEntry entry)
+    {
+        var slots = Volatile.Read(ref _slots);
+        var first = entry.Hash & (slots.Length - 2);
+        var resident = Volatile.Read(ref slots[first]);
+        int index;
+        if (resident is null || resident == entry || resident.Removed)
+        {
+            index = first;
+        }
+        else
+        {
+            // The set is full: the newer entry takes the first way, the one it displaces the second.
+            var other = Volatile.Read(ref slots[first + 1]);
+            if (other == entry)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref slots[first + 1], resident, other) == other && Volatile.Read(ref resident.Removed))
+            {
+                // Moved while it was being removed (see below).
+                Interlocked.CompareExchange(ref slots[first + 1], null, resident);
+            }
+
+            index = first;
+        }
+
+        // A full fence between storing the entry and reading its Removed flag pairs with Forget, which
+        // sets the flag before it clears the slot: one of the two sees the other's write.
+        Interlocked.Exchange(ref slots[index], entry);
+        if (Volatile.Read(ref entry.Removed))
+        {
+            Interlocked.CompareExchange(ref slots[index], null, entry);
+        }
+    }
+
+    /// <summary>Removes <paramref name="entry"/>, whose <see cref="StoreEntry.Removed"/> is already set, from the table.</summary>
+    public void Forget(StoreEntry entry)
+    {
+        var slots = Volatile.Read(ref _slots);
+        var first = entry.Hash & (slots.Length - 2);
+        Interlocked.CompareExchange(ref slots[first], null, entry);
+        Interlocked.CompareExchange(ref slots[first + 1], null, entry);
+    }
+
+    /// <summary>Grows the table to two slots per entry when <paramref name="count"/> entries outgrow it. Any thread.</summary>
+    public void Fit(long count)
+    {
+        var slots = Volatile.Read(ref _slots);
+        if (count * 2 <= slots.Length || slots.Length >= MaxSlots)
+        {
+            return;
+        }
+
+        var size = (int)Math.Min(MaxSlots, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)count * 2));
+        Interlocked.CompareExchange(ref _slots, new StoreEntry?[size], slots);
+    }
+
+    private static bool Matches(StoreEntry? entry, ReadOnlySpan<byte> key, int hash) =>
+        entry is not null
+        && entry.Hash == hash
+        && !Volatile.Read(ref entry.Removed)
+        && entry.KeySpan.SequenceEqual(key);
+}
