@@ -191,6 +191,22 @@ public class EntryLookasideTests
         Assert.Equal(0, store.BytesUsed);
     }
 
+    [Fact]
+    public void Prefetch_hints_change_nothing_and_count_nothing()
+    {
+        using var store = Store(1 << 20);
+        store.Set(K("a"), K("1"));
+        var source = K("a b missing");
+        Range[] keys = [0..1, 2..3, 4..11, 0..0];
+        store.Prefetch(source, keys);
+        store.Prefetch(source, [.. Enumerable.Repeat(0..1, 100)]);
+        store.Prefetch(source, []);
+        var statistics = store.GetStatistics();
+        Assert.Equal((0L, 0L, 1L), (statistics.Hits, statistics.Misses, store.Count));
+        Assert.Equal("1", Read(store, "a"));
+        Assert.Null(Read(store, "b"));
+    }
+
     private static StoreEntry Entry(string key, int hash)
     {
         var bytes = Encoding.UTF8.GetBytes(key);
