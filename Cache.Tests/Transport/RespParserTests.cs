@@ -168,4 +168,91 @@ public class RespParserTests
         Assert.Equal(new Simple("OK"), await harness.ReadAsync());
         Assert.Equal(value, await harness.RunAsync("GET", "big"));
     }
+    [Theory]
+    [InlineData("*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n", "key")]
+    [InlineData("*2\r\n$3\r\ngEt\r\n$0\r\n\r\n", "")]
+    [InlineData("*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$5\r\nhello\r\n", "k1")]
+    [InlineData("*3\r\n$3\r\nset\r\n$12\r\nkey:00000001\r\n$0\r\n\r\n", "key:00000001")]
+    public void A_plain_GET_or_SET_is_recognized_for_look_ahead(string frame, string key)
+    {
+        var bytes = Encoding.UTF8.GetBytes(frame + "*1\r\n$4\r\nPING\r\n");
+        Assert.True(RespParser.TryMatchGetOrSet(bytes, out var range, out var length));
+        Assert.Equal(key, Encoding.UTF8.GetString(bytes.AsSpan()[range]));
+        Assert.Equal(frame.Length, length);
+
+        // Cut anywhere, it is no match (and nothing past the buffer is read).
+        for (var cut = 0; cut < frame.Length; cut++)
+        {
+            Assert.False(RespParser.TryMatchGetOrSet(bytes.AsSpan(0, cut), out _, out _));
+        }
+    }
+
+    [Theory]
+    [InlineData("*2\r\n$3\r\nSET\r\n$1\r\nk\r\n")]
+    [InlineData("*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\nv\r\n")]
+    [InlineData("*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nNX\r\n")]
+    [InlineData("*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n")]
+    [InlineData("*2\r\n$4\r\nGETS\r\n$1\r\nk\r\n")]
+    [InlineData("*2\r\n$3\r\nGET\r\n$2\r\nk\r\n")]
+    [InlineData("*2\r\n$3\r\nGET\r\n$-1\r\n")]
+    [InlineData("*2\r\n$3\r\nGET\r\n$1x\r\nk\r\n")]
+    [InlineData("*2\r\n$3\r\nGET\r\n$9999999999\r\nk\r\n")]
+    [InlineData("GET key\r\n")]
+    public void Anything_else_is_not_recognized(string frame)
+    {
+        Assert.False(RespParser.TryMatchGetOrSet(Encoding.UTF8.GetBytes(frame), out _, out _));
+    }
+
+    [Fact]
+    public async Task A_pipeline_of_GETs_and_SETs_hinted_ahead_answers_every_command_in_order()
+    {
+        await using var harness = new RespHarness();
+        harness.Store.Set("k3"u8, "three"u8);
+        var requests = new StringBuilder();
+        var expected = new List<object?>();
+        for (var i = 0; i < 40; i++)
+        {
+            // Runs of GETs and SETs longer and shorter than the look-ahead window, broken by other commands.
+            var key = $"k{i % 7}";
+            switch (i % 11)
+            {
+                case 4:
+                    requests.Append("*1\r\n$4\r\nPING\r\n");
+                    expected.Add(new Simple("PONG"));
+                    break;
+                case 9:
+                    requests.Append($"*3\r\n$3\r\nSET\r\n${key.Length}\r\n{key}\r\n$1\r\n{i % 10}\r\n");
+                    expected.Add(new Simple("OK"));
+                    break;
+                default:
+                    requests.Append($"*2\r\n$3\r\nGET\r\n${key.Length}\r\n{key}\r\n");
+                    expected.Add(null);
+                    break;
+            }
+        }
+
+        // Expected GET replies follow the SETs before them.
+        var values = new Dictionary<string, string> { ["k3"] = "three" };
+        var index = 0;
+        for (var i = 0; i < 40; i++, index++)
+        {
+            var key = $"k{i % 7}";
+            if (i % 11 == 9)
+            {
+                values[key] = (i % 10).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (i % 11 != 4)
+            {
+                expected[index] = values.GetValueOrDefault(key);
+            }
+        }
+
+        await harness.SendAsync(requests.ToString());
+        foreach (var reply in expected)
+        {
+            Assert.Equal(reply, await harness.ReadAsync());
+        }
+
+        Assert.Equal(values.Count, harness.Store.Count);
+    }
 }

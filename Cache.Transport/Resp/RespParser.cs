@@ -373,6 +373,73 @@ public static class RespParser
         return -1;
     }
 
+    /// <summary>
+    /// Recognizes, at the start of <paramref name="buffer"/>, a complete multibulk GET of one key or SET of
+    /// one key and value without options (<c>*2\r\n$3\r\nGET\r\n$N\r\nkey\r\n</c>, the command's name
+    /// in any case): the key's place and the frame's length. False for anything else, an incomplete frame
+    /// included. Only a hint for looking ahead in a pipeline: the frame is still parsed and checked by
+    /// <see cref="TryParse(ReadOnlySpan{byte}, RespRequest, in RespLimits, bool, out int, out long, out string?)"/>.
+    /// </summary>
+    public static bool TryMatchGetOrSet(ReadOnlySpan<byte> buffer, out Range key, out int frameLength)
+    {
+        key = default;
+        frameLength = 0;
+        if (buffer.Length < 18 || buffer[0] != '*' || !buffer[2..8].SequenceEqual("\r\n$3\r\n"u8) || !buffer[11..13].SequenceEqual("\r\n"u8))
+        {
+            return false;
+        }
+
+        var name = buffer[8..11];
+        var isSet = buffer[1] == '3' && (name[0] | 0x20) == 's';
+        if (!(isSet || (buffer[1] == '2' && (name[0] | 0x20) == 'g')) || (name[1] | 0x20) != 'e' || (name[2] | 0x20) != 't')
+        {
+            return false;
+        }
+
+        if (!TryMatchBulk(buffer, 13, out key, out frameLength))
+        {
+            return false;
+        }
+
+        return !isSet || TryMatchBulk(buffer, frameLength, out _, out frameLength);
+    }
+
+    /// <summary>A whole bulk string (<c>$N\r\n...\r\n</c>) at <paramref name="at"/>: its content and the offset after it.</summary>
+    private static bool TryMatchBulk(ReadOnlySpan<byte> buffer, int at, out Range content, out int next)
+    {
+        content = default;
+        next = 0;
+        if (at >= buffer.Length || buffer[at] != '$')
+        {
+            return false;
+        }
+
+        // At most 9 digits: the sums below cannot overflow.
+        var digitsAt = ++at;
+        var length = 0;
+        while (at < buffer.Length && at < digitsAt + 9 && buffer[at] is >= (byte)'0' and <= (byte)'9')
+        {
+            length = (length * 10) + (buffer[at] - '0');
+            at++;
+        }
+
+        if (at == digitsAt || at + 2 > buffer.Length || buffer[at] != '\r' || buffer[at + 1] != '\n')
+        {
+            return false;
+        }
+
+        var start = at + 2;
+        var end = start + length;
+        if (end + 2 > buffer.Length || buffer[end] != '\r' || buffer[end + 1] != '\n')
+        {
+            return false;
+        }
+
+        content = new Range(start, end);
+        next = end + 2;
+        return true;
+    }
+
     /// <summary>Parses a decimal integer as Redis's string2ll: an optional '-', digits, nothing else.</summary>
     public static bool TryParseLong(ReadOnlySpan<byte> text, out long value)
     {
