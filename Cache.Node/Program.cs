@@ -3,11 +3,19 @@ using Cache.Node;
 using Cache.Transport;
 
 // Socket completions run on the event thread instead of hopping to the thread pool: the server's
-// pipelines use inline schedulers, so a request is read, executed and answered on one thread. This must
-// be set before the first socket is used; an explicit setting in the environment wins.
-if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+// pipelines use inline schedulers, so a request is read, executed and answered on one thread. And one
+// event thread, as Redis has one: with two (.NET's default for inline completions on two cores) the
+// server's threads took CPU from redis-benchmark's one thread at -P 1, and switched more than they
+// worked at -P 16. Same-run A/B, 3 rounds, rps vs redis-server: GET -P 1 115-125k (two threads
+// 109-118k, Redis 110-116k); GET -P 16 1.01-1.19M (Redis 0.94-0.96M); SET -P 16 0.68-1.04M (Redis
+// 0.78-0.83M). These must be set before the first socket is used; an explicit setting in the
+// environment wins.
+foreach (var (name, value) in new[] { ("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1"), ("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", "1") })
 {
-    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+    if (Environment.GetEnvironmentVariable(name) is null)
+    {
+        Environment.SetEnvironmentVariable(name, value);
+    }
 }
 
 NodeArguments arguments;

@@ -1,9 +1,9 @@
 using Perf;
 
-// Socket completions run on the event thread instead of hopping to the thread pool: the node's
-// pipelines are written for it (inline schedulers), and it saves a thread switch per request. It must be
-// set before the first socket is used. It applies to everything in this process, Garnet included.
+// The node's socket settings (see Cache.Node's Program.cs): completions inline on one event thread. They
+// must be set before the first socket is used and apply to everything in this process, Garnet included.
 Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", "1");
 
 var scenarios = new Dictionary<string, Func<Arguments, bool, ScenarioResult>>(StringComparer.OrdinalIgnoreCase)
 {
