@@ -35,6 +35,21 @@ public class PeerProtocolTests
     }
 
     [Fact]
+    public async Task A_batch_longer_than_the_lookahead_window_returns_every_value_in_its_place()
+    {
+        await using var server = TestServer.Start();
+        await using var client = Client(server);
+        var stored = Enumerable.Range(0, 100).Where(i => i % 3 != 0).ToList();
+        await client.SetManyAsync([.. stored.Select(i => new KeyValuePair<StoreKey, byte[]>(Key($"k{i}"), Encoding.UTF8.GetBytes($"v{i}")))]);
+        var values = await client.GetManyAsync([.. Enumerable.Range(0, 100).Select(i => Key($"k{i}"))]);
+        Assert.NotNull(values);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(i % 3 == 0 ? null : $"v{i}", values[i] is { } value ? Encoding.UTF8.GetString(value.Span) : null);
+        }
+    }
+
+    [Fact]
     public async Task Compression_agreed_in_the_handshake_shrinks_compressible_values_on_the_wire_both_ways()
     {
         await using var server = TestServer.Start();

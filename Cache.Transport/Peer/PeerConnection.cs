@@ -23,6 +23,9 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         Ready,
     }
 
+    /// <summary>Keys of a batched read hinted to the store at a time.</summary>
+    private const int HintWindow = 16;
+
     private readonly PeerFrameBuilder _reply = new();
     private State _state = State.AwaitHello;
     private byte[]? _clientNonce;
@@ -260,6 +263,27 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         Send(_reply.Start(PeerOp.HelloOk, id).Int32(_compressAbove));
     }
 
+    /// <summary>
+    /// Hints the next <paramref name="count"/> keys of a batched read to the store (a copy of the reader
+    /// looks ahead), so that their lookups' cache misses overlap (see <see cref="BlockStore.Prefetch"/>).
+    /// </summary>
+    private void HintKeys(PeerPayloadReader ahead, int count)
+    {
+        var source = ahead.Remaining;
+        Span<Range> keys = stackalloc Range[HintWindow];
+        var hinted = 0;
+        while (hinted < count && ahead.TryReadBytes(out var key))
+        {
+            var end = source.Length - ahead.Remaining.Length;
+            keys[hinted++] = new Range(end - key.Length, end);
+        }
+
+        if (hinted > 1)
+        {
+            server.Store.Prefetch(source, keys[..hinted]);
+        }
+    }
+
     private void Get(uint id, ref PeerPayloadReader payload)
     {
         if (!payload.TryReadCount(4, out var count))
@@ -275,6 +299,11 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         long length = 4;
         for (var i = 0; i < count; i++)
         {
+            if (i % HintWindow == 0)
+            {
+                HintKeys(payload, Math.Min(HintWindow, count - i));
+            }
+
             if (!payload.TryReadBytes(out var key))
             {
                 Fail(id, "malformed get");

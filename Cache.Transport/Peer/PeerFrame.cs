@@ -180,6 +180,9 @@ internal ref struct PeerPayloadReader(ReadOnlySpan<byte> payload)
 
     public readonly bool IsEmpty => _rest.IsEmpty;
 
+    /// <summary>The bytes not read yet.</summary>
+    public readonly ReadOnlySpan<byte> Remaining => _rest;
+
     public bool TryReadInt32(out int value)
     {
         value = 0;
