@@ -8,7 +8,9 @@ namespace Cache.Engine;
 /// A bounded in-memory store of immutable byte values under binary-safe keys.
 /// </summary>
 /// <remarks>
-/// <para>The index is a <see cref="MemoryCache"/>; the byte budget and the admission policy are the
+/// <para>The index is a <see cref="MemoryCache"/>; reads and writes find most keys through a lock-free
+/// lookaside table of live entries in front of it (charged in
+/// <see cref="EntryOverhead"/>), and the index answers what the table misses. The byte budget and the admission policy are the
 /// store's own: every insert reserves key + value + <see cref="EntryOverhead"/> bytes before it
 /// becomes visible, and the reservation is released when the insert fails or the entry leaves. The
 /// budget is never exceeded, whatever the number of writers.</para>
@@ -23,8 +25,9 @@ public sealed partial class BlockStore : IDisposable
 {
     /// <summary>Bytes charged per entry on top of key and value: the managed objects an entry costs, as
     /// measured (the entry, the array header of its bytes, the index's cache entry and dictionary node,
-    /// a ring slot, and amortized table growth come to about 420 bytes on .NET 10).</summary>
-    public const int EntryOverhead = 448;
+    /// a ring slot, and amortized table growth come to about 420 bytes on .NET 10; the lookaside table adds
+    /// 16 to 32: two to four slots per entry).</summary>
+    public const int EntryOverhead = 480;
 
     /// <summary>Pass as the expiration of an insert to keep the present entry's expiration (Redis's <c>KEEPTTL</c>).</summary>
     public const long KeepExpiration = -1;
