@@ -7,9 +7,9 @@ namespace Cache.Tests.Engine;
 
 public class BlockStoreTests
 {
-    private static byte[] K(string s) => Encoding.UTF8.GetBytes(s);
+    internal static byte[] K(string s) => Encoding.UTF8.GetBytes(s);
 
-    private static BlockStore Store(long capacity, AdmissionPolicy policy = AdmissionPolicy.Retain, TimeProvider? time = null) =>
+    internal static BlockStore Store(long capacity, AdmissionPolicy policy = AdmissionPolicy.Retain, TimeProvider? time = null) =>
         new(new BlockStoreOptions { Capacity = capacity, Policy = policy, TimeProvider = time ?? TimeProvider.System, ExpirationSweepInterval = TimeSpan.Zero });
 
     [Fact]
@@ -464,22 +464,21 @@ public class BlockStoreTests
     {
         using var store = Store(16 << 20);
         store.Set(K("hot"), new byte[Length]);
-        var stop = 0;
         var torn = 0;
         var reads = 0L;
-        var writers = Enumerable.Range(1, 2).Select(w => new Thread(() =>
+        var writers = Enumerable.Range(1, 2).Select(w => (Action<Func<bool>>)(running =>
         {
             var value = new byte[Length];
-            for (var i = 0; Volatile.Read(ref stop) == 0; i++)
+            for (var i = 0; running(); i++)
             {
                 Array.Fill(value, (byte)((w * 100) + (i % 100)));
                 store.Set(K("hot"), value);
             }
-        })).ToList();
-        var readers = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+        }));
+        var readers = Enumerable.Range(0, 2).Select(_ => (Action<Func<bool>>)(running =>
         {
             var output = new System.Buffers.ArrayBufferWriter<byte>(Length);
-            while (Volatile.Read(ref stop) == 0)
+            while (running())
             {
                 output.ResetWrittenCount();
                 Assert.True(store.TryWriteValue<PlainFormat>(K("hot"), output));
@@ -491,13 +490,8 @@ public class BlockStoreTests
 
                 Interlocked.Increment(ref reads);
             }
-        })).ToList();
-        writers.ForEach(t => t.Start());
-        readers.ForEach(t => t.Start());
-        Thread.Sleep(500);
-        Volatile.Write(ref stop, 1);
-        writers.ForEach(t => t.Join());
-        readers.ForEach(t => t.Join());
+        }));
+        Stress.Run(TimeSpan.FromMilliseconds(500), [.. writers, .. readers]);
         Assert.Equal(0, torn);
         Assert.True(Interlocked.Read(ref reads) > 100);
     }

@@ -12,10 +12,10 @@ namespace Cache.Tests.Engine;
 /// </summary>
 public class EntryLookasideTests
 {
-    private static byte[] K(string s) => Encoding.UTF8.GetBytes(s);
+    private static byte[] K(string s) => BlockStoreTests.K(s);
 
     private static BlockStore Store(long capacity, AdmissionPolicy policy = AdmissionPolicy.Retain, TimeProvider? time = null) =>
-        new(new BlockStoreOptions { Capacity = capacity, Policy = policy, TimeProvider = time ?? TimeProvider.System, ExpirationSweepInterval = TimeSpan.Zero });
+        BlockStoreTests.Store(capacity, policy, time);
 
     private static string? Read(BlockStore store, string key) =>
         store.TryGet(K(key), out var value) ? Encoding.UTF8.GetString(value.Span) : null;
@@ -132,13 +132,12 @@ public class EntryLookasideTests
     {
         using var store = Store(64 << 20);
         const int Keys = 64;
-        var stop = 0;
         var wrong = 0;
         var reads = 0L;
-        var writers = Enumerable.Range(0, 2).Select(w => new Thread(() =>
+        var writers = Enumerable.Range(0, 2).Select(w => (Action<Func<bool>>)(running =>
         {
             var random = new Random(w);
-            while (Volatile.Read(ref stop) == 0)
+            while (running())
             {
                 var key = random.Next(Keys);
                 if (random.Next(3) == 0)
@@ -151,12 +150,12 @@ public class EntryLookasideTests
                     store.Set(K($"k{key}"), K($"k{key}:" + new string('x', random.Next(1, 40))));
                 }
             }
-        })).ToList();
-        var readers = Enumerable.Range(0, 2).Select(r => new Thread(() =>
+        }));
+        var readers = Enumerable.Range(0, 2).Select(r => (Action<Func<bool>>)(running =>
         {
-            var output = new System.Buffers.ArrayBufferWriter<byte>(64);
+            var output = new ArrayBufferWriter<byte>(64);
             var random = new Random(100 + r);
-            while (Volatile.Read(ref stop) == 0)
+            while (running())
             {
                 var key = random.Next(Keys);
                 output.ResetWrittenCount();
@@ -171,13 +170,8 @@ public class EntryLookasideTests
 
                 Interlocked.Increment(ref reads);
             }
-        })).ToList();
-        writers.ForEach(t => t.Start());
-        readers.ForEach(t => t.Start());
-        Thread.Sleep(500);
-        Volatile.Write(ref stop, 1);
-        writers.ForEach(t => t.Join());
-        readers.ForEach(t => t.Join());
+        }));
+        Stress.Run(TimeSpan.FromMilliseconds(500), [.. writers, .. readers]);
         Assert.Equal(0, wrong);
         Assert.True(Interlocked.Read(ref reads) > 1000);
 
