@@ -28,6 +28,7 @@ internal sealed class EntryLookaside
     private const int MaxSlots = 1 << 25;
 
     private StoreEntry?[] _slots = new StoreEntry?[InitialSlots];
+    private int _growing;
 
     /// <summary>True where the CPU has a prefetch instruction that .NET exposes (x86 and x64).</summary>
     public static bool CanPrefetch => Sse.IsSupported;
@@ -93,6 +94,10 @@ internal sealed class EntryLookaside
     /// <summary>Removes <paramref name="entry"/>, whose <see cref="StoreEntry.Removed"/> is already set, from the table.</summary>
     public void Forget(StoreEntry entry)
     {
+        // The flag must be visible before the table is read: otherwise a Remember on a table swapped in
+        // meanwhile (Fit) could miss the flag while this clears the old table, and the dead entry (and its
+        // bytes) would stay in the new one. A volatile write then a volatile read are not ordered.
+        Interlocked.MemoryBarrier();
         var slots = Volatile.Read(ref _slots);
         var first = entry.Hash & (slots.Length - 2);
         Interlocked.CompareExchange(ref slots[first], null, entry);
@@ -108,8 +113,26 @@ internal sealed class EntryLookaside
             return;
         }
 
-        var size = (int)Math.Min(MaxSlots, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)count * 2));
-        Interlocked.CompareExchange(ref _slots, new StoreEntry?[size], slots);
+        // One thread grows it; the others go on with the present table rather than each allocate a large one.
+        if (Interlocked.CompareExchange(ref _growing, 1, 0) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var size = (int)Math.Min(MaxSlots, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)count * 2));
+            Interlocked.CompareExchange(ref _slots, new StoreEntry?[size], slots);
+        }
+        catch (OutOfMemoryException)
+        {
+            // The table is a cache of the index: without room to grow it, lookups just fall back more often.
+            // The insert that called this has already been published and must not fail now.
+        }
+        finally
+        {
+            Volatile.Write(ref _growing, 0);
+        }
     }
 
     /// <summary>
@@ -147,9 +170,13 @@ internal sealed class EntryLookaside
             }
 
             // The key and the start of the value; the hardware's stream prefetcher follows the rest.
-            ref var data = ref MemoryMarshal.GetArrayDataReference(entry.Data);
+            var bytes = entry.Data;
+            ref var data = ref MemoryMarshal.GetArrayDataReference(bytes);
             Hint(ref data);
-            Hint(ref Unsafe.Add(ref data, 64));
+            if (bytes.Length > 64)
+            {
+                Hint(ref Unsafe.Add(ref data, 64));
+            }
         }
     }
 

@@ -414,7 +414,7 @@ public static class RespParser
             return false;
         }
 
-        // At most 9 digits: the sums below cannot overflow.
+        // At most 9 digits, so that the length fits an int.
         var digitsAt = ++at;
         var length = 0;
         while (at < buffer.Length && at < digitsAt + 9 && buffer[at] is >= (byte)'0' and <= (byte)'9')
@@ -428,9 +428,15 @@ public static class RespParser
             return false;
         }
 
+        // Compared as a difference, so that no sum can overflow whatever the buffer's size.
         var start = at + 2;
+        if (length > buffer.Length - start - 2)
+        {
+            return false;
+        }
+
         var end = start + length;
-        if (end + 2 > buffer.Length || buffer[end] != '\r' || buffer[end + 1] != '\n')
+        if (buffer[end] != '\r' || buffer[end + 1] != '\n')
         {
             return false;
         }
