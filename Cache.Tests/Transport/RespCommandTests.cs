@@ -314,6 +314,12 @@ public class RespCommandTests
         var memory = (string)(await h.RunAsync("INFO", "memory"))!;
         Assert.StartsWith("# Memory", memory, StringComparison.Ordinal);
         Assert.DoesNotContain("# Server", memory, StringComparison.Ordinal);
+
+        // The process's garbage collections (gen0,gen1,gen2) and their pauses: what a SET-heavy load costs the runtime.
+        var gc = System.Text.RegularExpressions.Regex.Match(memory, @"gc_collections:(\d+),(\d+),(\d+)\r\n");
+        Assert.True(gc.Success, memory);
+        Assert.True(long.Parse(gc.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= long.Parse(gc.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Matches(@"gc_pause_total_ms:\d+\r\n", memory);
     }
 
     [Fact]
