@@ -127,10 +127,14 @@ public class EntryLookasideTests
         Assert.Null(table.Find("live"u8, 9));
     }
 
-    [Fact]
-    public void Readers_never_see_a_key_that_writers_removed_or_a_value_another_key_holds()
+    [Theory]
+    [InlineData(AdmissionPolicy.Retain, 64L << 20)]
+    [InlineData(AdmissionPolicy.Lru, 8L * 1024)]
+    [InlineData(AdmissionPolicy.Random, 8L * 1024)]
+    public void Readers_never_see_a_key_that_writers_removed_or_a_value_another_key_holds(AdmissionPolicy policy, long capacity)
     {
-        using var store = Store(64 << 20);
+        // The small stores hold a fraction of the keys, so that writers evict all the time as well.
+        using var store = Store(capacity, policy);
         const int Keys = 64;
         var wrong = 0;
         var reads = 0L;
@@ -174,6 +178,7 @@ public class EntryLookasideTests
         Stress.Run(TimeSpan.FromMilliseconds(500), [.. writers, .. readers]);
         Assert.Equal(0, wrong);
         Assert.True(Interlocked.Read(ref reads) > 1000);
+        Assert.Equal(policy != AdmissionPolicy.Retain, store.GetStatistics().Evicted > 0);
 
         // Once every key is gone, no read finds one, however the table was left.
         for (var i = 0; i < Keys; i++)
