@@ -9,11 +9,11 @@ namespace Cache.Engine;
 /// </summary>
 /// <remarks>
 /// <para>The index is a <see cref="MemoryCache"/>; reads and writes find most keys through a lock-free
-/// lookaside table of live entries in front of it (charged in
-/// <see cref="EntryOverhead"/>), and the index answers what the table misses. The byte budget and the admission policy are the
-/// store's own: every insert reserves key + value + <see cref="EntryOverhead"/> bytes before it
-/// becomes visible, and the reservation is released when the insert fails or the entry leaves. The
-/// budget is never exceeded, whatever the number of writers.</para>
+/// lookaside table of live entries in front of it (charged in <see cref="EntryOverhead"/>), and the
+/// index answers what the table misses. The byte budget and the admission policy are the store's own:
+/// every insert reserves key + value + <see cref="EntryOverhead"/> bytes before it becomes visible,
+/// and the reservation is released when the insert fails or the entry leaves. The budget is never
+/// exceeded, whatever the number of writers.</para>
 /// <para>Thread-safety: every member is safe to call from any number of threads. Lookups take no
 /// lock; writes take one of 256 key-striped locks.</para>
 /// <para>Buffers: values handed out by <see cref="TryGet"/> are the store's own immutable arrays,
