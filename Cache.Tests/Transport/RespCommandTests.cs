@@ -94,6 +94,16 @@ public class RespCommandTests
         await using var h = new RespHarness();
         Assert.Equal(Ok, await h.RunAsync("MSET", "a", "1", "b", "2", "a", "3"));
         Assert.Equal(new object?[] { "3", "2", null }, await h.RunAsync("MGET", "a", "b", "c"));
+
+        // Longer than the store's look-ahead window (16 keys hinted at a time), with misses among the hits.
+        var keys = Enumerable.Range(0, 40).Select(i => $"m{i}").ToArray();
+        foreach (var i in Enumerable.Range(0, 40).Where(i => i % 4 != 0))
+        {
+            await h.RunAsync("SET", keys[i], $"v{i}");
+        }
+
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => i % 4 == 0 ? null : (object?)$"v{i}").ToArray(), await h.RunAsync(["MGET", .. keys]));
+        Assert.Equal(30L, await h.RunAsync(["DEL", .. keys]));
         Assert.Equal(0L, await h.RunAsync("MSETNX", "c", "1", "a", "9"));
         Assert.Null(await h.RunAsync("GET", "c"));
         Assert.Equal(1L, await h.RunAsync("MSETNX", "c", "1", "d", "2"));

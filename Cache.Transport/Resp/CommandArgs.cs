@@ -18,6 +18,12 @@ internal readonly ref struct CommandArgs
 
     public ReadOnlySpan<byte> this[int index] => _source.Slice(_ranges[index].Start, _ranges[index].Length);
 
+    /// <summary>The bytes the arguments are views into.</summary>
+    public ReadOnlySpan<byte> Source => _source;
+
+    /// <summary>Where argument <paramref name="index"/> lies in <see cref="Source"/>.</summary>
+    public Range RangeOf(int index) => new(_ranges[index].Start, _ranges[index].Start + _ranges[index].Length);
+
     public string Text(int index) => Encoding.UTF8.GetString(this[index]);
 
     /// <summary>True when argument <paramref name="index"/> equals <paramref name="upper"/> ignoring ASCII case (<paramref name="upper"/> is upper-case).</summary>

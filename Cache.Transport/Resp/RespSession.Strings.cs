@@ -6,6 +6,9 @@ namespace Cache.Transport.Resp;
 /// <summary>String commands.</summary>
 internal sealed partial class RespSession
 {
+    /// <summary>Keys of an MGET hinted to the store at a time.</summary>
+    private const int HintWindow = 16;
+
     private void Get(in CommandArgs a)
     {
         // Copied straight from the store into the reply: no view of the store's bytes escapes, so later
@@ -204,6 +207,11 @@ internal sealed partial class RespSession
         _out.ArrayHeader(a.Count - 1);
         for (var i = 1; i < a.Count; i++)
         {
+            if ((i - 1) % HintWindow == 0)
+            {
+                HintKeys(a, i, Math.Min(HintWindow, a.Count - i));
+            }
+
             if (!_store.TryWriteValue<RespBulkFormat>(a[i], _out.Output))
             {
                 _out.Null();
@@ -216,6 +224,23 @@ internal sealed partial class RespSession
                 return;
             }
         }
+    }
+
+    /// <summary>Hints <paramref name="count"/> keys from argument <paramref name="first"/> on to the store, so that their lookups' cache misses overlap (see <see cref="BlockStore.Prefetch"/>).</summary>
+    private void HintKeys(in CommandArgs a, int first, int count)
+    {
+        if (count < 2)
+        {
+            return;
+        }
+
+        Span<Range> keys = stackalloc Range[HintWindow];
+        for (var j = 0; j < count; j++)
+        {
+            keys[j] = a.RangeOf(first + j);
+        }
+
+        _store.Prefetch(a.Source, keys[..count]);
     }
 
     private void MSet(in CommandArgs a, bool onlyIfNoneExist)
