@@ -453,6 +453,8 @@ public sealed partial class BlockStore : IDisposable
             }
         }
 
+        // A flush leaves the lookaside far larger than what is left needs: give it back.
+        _lookaside.Shrink(_ring.Count);
         return removed;
     }
 

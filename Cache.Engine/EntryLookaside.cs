@@ -17,8 +17,9 @@ namespace Cache.Engine;
 /// forgotten when it leaves the store. A slot may briefly hold an entry that has just been removed:
 /// readers check <see cref="StoreEntry.Removed"/>, and <see cref="Remember"/> takes back what it stored
 /// if the entry was removed meanwhile, so a dead entry (and its bytes) is not kept alive by the table.
-/// The table grows with the store (two to four slots per entry), starting afresh: it is a cache of the
-/// index, so losing its contents costs only lookups through MemoryCache until they are remembered again.
+/// The table grows with the store (two to four slots per entry) and shrinks after a flush, starting
+/// afresh each time: it is a cache of the index, so losing its contents costs only lookups through
+/// MemoryCache until they are remembered again.
 /// </remarks>
 internal sealed class EntryLookaside
 {
@@ -132,6 +133,20 @@ internal sealed class EntryLookaside
         finally
         {
             Volatile.Write(ref _growing, 0);
+        }
+    }
+
+    /// <summary>
+    /// Swaps a table more than four times larger than <paramref name="count"/> entries need (after a
+    /// flush, say) for an empty one of the right size, so that its memory goes back. Any thread.
+    /// </summary>
+    public void Shrink(long count)
+    {
+        var slots = Volatile.Read(ref _slots);
+        var size = (int)Math.Clamp(System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)count * 2), InitialSlots, MaxSlots);
+        if ((long)size * 4 < slots.Length)
+        {
+            Interlocked.CompareExchange(ref _slots, new StoreEntry?[size], slots);
         }
     }
 

@@ -96,6 +96,14 @@ public class EntryLookasideTests
         }
 
         Assert.Equal(2L * Count, store.GetStatistics().Hits);
+
+        // A flush gives the large table back; the store works on with a small one.
+        var grown = store.LookasideSlots;
+        store.Clear();
+        Assert.True(store.LookasideSlots * 4 < grown, $"{store.LookasideSlots} slots after a flush, {grown} before");
+        store.Set(K("key:1"), K("again"));
+        Assert.Equal("again", Read(store, "key:1"));
+        Assert.Null(Read(store, "key:2"));
     }
 
     [Fact]
