@@ -50,6 +50,8 @@ public sealed partial class BlockStore : IDisposable
     private readonly Lock[] _stripes;
     private readonly EntryRing _ring = new();
     private readonly EntryLookaside _lookaside = new();
+    private readonly Lock _trackGate = new();
+    private TrackedPrefix[] _tracked = [];
     private readonly TimeProvider _time;
     private readonly Timer? _sweepTimer;
     private readonly Meter _meter;
@@ -363,6 +365,14 @@ public sealed partial class BlockStore : IDisposable
     /// <summary>Counts the live keys that start with <paramref name="prefix"/>. O(entries); exact when no writer runs meanwhile.</summary>
     public long CountKeys(ReadOnlySpan<byte> prefix)
     {
+        foreach (var tracked in Volatile.Read(ref _tracked))
+        {
+            if (prefix.SequenceEqual(tracked.Prefix))
+            {
+                return tracked.Count.Read();
+            }
+        }
+
         var now = NowUnixMs;
         long count = 0;
         var chunk = new List<StoreEntry>(4096);
@@ -381,6 +391,64 @@ public sealed partial class BlockStore : IDisposable
         }
         while (cursor != 0);
         return count;
+    }
+
+    /// <summary>
+    /// Keeps an exact count of the keys that begin with <paramref name="prefix"/> from now on, so that
+    /// <see cref="CountKeys"/> of that prefix answers at once instead of scanning every key (a dataset's
+    /// prefix: INFO and NumKeys ask for it, and on a store of millions of keys a scan holds the node's one
+    /// event thread for a long while). The keys already there are counted once, while every writer is held
+    /// off. A tracked count includes keys that have expired but have not been reclaimed yet (the sweep
+    /// reclaims them within <see cref="BlockStoreOptions.ExpirationSweepInterval"/>). Up to 32 prefixes
+    /// are tracked; past that, counting them scans as before. Idempotent; thread-safe.
+    /// </summary>
+    public void TrackPrefix(ReadOnlySpan<byte> prefix)
+    {
+        const int MaxTracked = 32;
+        lock (_trackGate)
+        {
+            var current = _tracked;
+            foreach (var tracked in current)
+            {
+                if (prefix.SequenceEqual(tracked.Prefix))
+                {
+                    return;
+                }
+            }
+
+            if (current.Length >= MaxTracked)
+            {
+                return;
+            }
+
+            // Every stripe, in ascending order as multi-key writers take them: no insert or removal runs
+            // while the keys already stored are counted, so none is counted twice or missed.
+            foreach (var stripe in _stripes)
+            {
+                stripe.Enter();
+            }
+
+            try
+            {
+                var counter = new StripedCounter();
+                foreach (var entry in _ring.Snapshot())
+                {
+                    if (entry.KeySpan.StartsWith(prefix))
+                    {
+                        counter.Increment();
+                    }
+                }
+
+                Volatile.Write(ref _tracked, [.. current, new TrackedPrefix(prefix.ToArray(), counter)]);
+            }
+            finally
+            {
+                foreach (var stripe in _stripes)
+                {
+                    stripe.Exit();
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -625,6 +693,7 @@ public sealed partial class BlockStore : IDisposable
             _ring.Add(entry);
             _lookaside.Fit(_ring.Count);
             _lookaside.Remember(entry);
+            CountTracked(key, 1);
             if (expiresAtUnixMs != 0)
             {
                 Interlocked.Increment(ref _expiringCount);
@@ -677,6 +746,18 @@ public sealed partial class BlockStore : IDisposable
         return entry;
     }
 
+    /// <summary>Counts a key in or out of the tracked prefixes it begins with (see <see cref="TrackPrefix"/>). Caller holds the key's stripe lock.</summary>
+    private void CountTracked(ReadOnlySpan<byte> key, long delta)
+    {
+        foreach (var tracked in Volatile.Read(ref _tracked))
+        {
+            if (key.StartsWith(tracked.Prefix))
+            {
+                tracked.Count.Add(delta);
+            }
+        }
+    }
+
     /// <summary>Takes an entry out of the index, the ring and the budget. Caller holds the entry's stripe lock.</summary>
     private void RemoveLocked(StoreEntry entry, ref long counter)
     {
@@ -684,6 +765,7 @@ public sealed partial class BlockStore : IDisposable
         Volatile.Write(ref entry.Removed, true);
         _lookaside.Forget(entry);
         _index.Remove(entry);
+        CountTracked(entry.KeySpan, -1);
         _ring.Remove(entry);
         if (entry.ExpiresAtUnixMs != 0)
         {
@@ -805,4 +887,7 @@ public sealed partial class BlockStore : IDisposable
         meter.CreateObservableGauge("cache.store.entries", () => new Measurement<long>(Count, tag), "{entry}", "Entries stored");
         return meter;
     }
+
+    /// <summary>A prefix whose keys are counted as they come and go (<see cref="TrackPrefix"/>).</summary>
+    private sealed record TrackedPrefix(byte[] Prefix, StripedCounter Count);
 }

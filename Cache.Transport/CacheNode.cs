@@ -78,11 +78,18 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
     /// <summary>The names of the datasets that use this node (for INFO's datasets section).</summary>
     public IReadOnlyCollection<string> DatasetNames => (IReadOnlyCollection<string>)_datasets.Keys;
 
-    /// <summary>Records that a dataset uses this node. Idempotent; thread-safe.</summary>
+    /// <summary>
+    /// Records that a dataset uses this node, and has the store count its keys as they come and go, so
+    /// that INFO and NumKeys answer without scanning every key (see <see cref="BlockStore.TrackPrefix"/>).
+    /// Idempotent; thread-safe.
+    /// </summary>
     public void RegisterDataset(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        _datasets.TryAdd(name, 0);
+        if (_datasets.TryAdd(name, 0))
+        {
+            Store.TrackPrefix(System.Text.Encoding.UTF8.GetBytes(name + ":"));
+        }
     }
 
     /// <summary>The mesh this node belongs to, or null while it serves its own process only.</summary>
