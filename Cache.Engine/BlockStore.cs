@@ -398,8 +398,8 @@ public sealed partial class BlockStore : IDisposable
     /// <see cref="CountKeys"/> of that prefix answers at once instead of scanning every key (a dataset's
     /// prefix: INFO and NumKeys ask for it, and on a store of millions of keys a scan holds the node's one
     /// event thread for a long while). The keys already there are counted once, while every writer is held
-    /// off. A tracked count includes keys that have expired but have not been reclaimed yet (the sweep
-    /// reclaims them within <see cref="BlockStoreOptions.ExpirationSweepInterval"/>). Up to 32 prefixes
+    /// off. A tracked count includes keys that have expired but have not been reclaimed yet (by a lookup,
+    /// or by the sweep every <see cref="BlockStoreOptions.ExpirationSweepInterval"/>). Up to 32 prefixes
     /// are tracked; past that, counting them scans as before. Idempotent; thread-safe.
     /// </summary>
     public void TrackPrefix(ReadOnlySpan<byte> prefix)
