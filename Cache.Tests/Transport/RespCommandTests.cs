@@ -187,6 +187,26 @@ public class RespCommandTests
     }
 
     [Fact]
+    public async Task Keys_and_flushes_run_off_the_connection_thread_and_keep_their_place_in_a_pipeline()
+    {
+        await using var h = new RespHarness();
+        await h.SendAsync(
+            "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n" +
+            "*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n" +
+            "*2\r\n$3\r\nGET\r\n$1\r\na\r\n" +
+            "*1\r\n$8\r\nFLUSHALL\r\n" +
+            "*2\r\n$3\r\nGET\r\n$1\r\na\r\n" +
+            "*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n" +
+            "*2\r\n$4\r\nKEYS\r\n$1\r\n?\r\n" +
+            "*1\r\n$6\r\nDBSIZE\r\n");
+        object?[] expected = [Ok, new object?[] { "a" }, "1", Ok, null, Ok, new object?[] { "b" }, 1L];
+        foreach (var reply in expected)
+        {
+            Assert.Equal(reply, await h.ReadAsync());
+        }
+    }
+
+    [Fact]
     public async Task Type_keys_scan_randomkey_dbsize_flush()
     {
         await using var h = new RespHarness();

@@ -85,7 +85,16 @@ internal sealed partial class RespSession
 
     private void Keys(in CommandArgs a)
     {
-        var pattern = a[1];
+        // A scan of every key: off the connection's thread, with its own copy of the pattern.
+        var pattern = a[1].ToArray();
+        if (!OffLoop(() => WriteKeys(pattern)))
+        {
+            WriteKeys(pattern);
+        }
+    }
+
+    private void WriteKeys(byte[] pattern)
+    {
         var all = pattern.Length == 1 && pattern[0] == (byte)'*';
         var matches = new List<StoreKey>();
         var chunk = new List<StoreKey>();
@@ -202,8 +211,36 @@ internal sealed partial class RespSession
             return;
         }
 
+        // Removing every key: off the connection's thread too.
+        if (!OffLoop(ClearAndReply))
+        {
+            ClearAndReply();
+        }
+    }
+
+    private void ClearAndReply()
+    {
         _store.Clear();
         _out.Ok();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/>, a command that visits every key, on the thread pool rather than on the
+    /// connection's thread: one socket event thread serves every connection of the node, peers' batched
+    /// reads included, and a scan of millions of keys there would hold them all while it lasts. The
+    /// connection waits for the work as for a forwarded command, so replies keep their order. False for
+    /// the session that runs forwarded commands, whose reply must be written before Execute returns:
+    /// the caller runs the work inline then.
+    /// </summary>
+    private bool OffLoop(Action work)
+    {
+        if (!_routes)
+        {
+            return false;
+        }
+
+        _pending = Task.Run(work);
+        return true;
     }
 
     private void RandomKey()
