@@ -369,7 +369,8 @@ public sealed partial class BlockStore : IDisposable
         {
             if (prefix.SequenceEqual(tracked.Prefix))
             {
-                return tracked.Count.Read();
+                // The stripes are summed without a lock: while a key comes and goes the sum can be one off.
+                return Math.Max(0, tracked.Count.Read());
             }
         }
 
@@ -398,13 +399,25 @@ public sealed partial class BlockStore : IDisposable
     /// <see cref="CountKeys"/> of that prefix answers at once instead of scanning every key (a dataset's
     /// prefix: INFO and NumKeys ask for it, and on a store of millions of keys a scan holds the node's one
     /// event thread for a long while). The keys already there are counted once, while every writer is held
-    /// off. A tracked count includes keys that have expired but have not been reclaimed yet (by a lookup,
-    /// or by the sweep every <see cref="BlockStoreOptions.ExpirationSweepInterval"/>). Up to 32 prefixes
-    /// are tracked; past that, counting them scans as before. Idempotent; thread-safe.
+    /// off (on a store of millions of keys, for a fraction of a second: register datasets early). A tracked
+    /// count is exact whenever writes are quiet; while keys come and go it may be off by those in flight.
+    /// It includes keys that have expired but have not been reclaimed yet (by a lookup, or by the sweep
+    /// every <see cref="BlockStoreOptions.ExpirationSweepInterval"/>). Up to 32 prefixes
+    /// are tracked; past that, counting them scans as before. Idempotent; thread-safe, but not from inside a
+    /// callback the store runs under a key's lock (<see cref="InvalidOperationException"/>: taking every
+    /// stripe from there could deadlock against a multi-key writer).
     /// </summary>
     public void TrackPrefix(ReadOnlySpan<byte> prefix)
     {
         const int MaxTracked = 32;
+        foreach (var stripe in _stripes)
+        {
+            if (stripe.IsHeldByCurrentThread)
+            {
+                throw new InvalidOperationException("TrackPrefix cannot be called from inside a store callback that holds a key's lock.");
+            }
+        }
+
         lock (_trackGate)
         {
             var current = _tracked;
@@ -431,13 +444,7 @@ public sealed partial class BlockStore : IDisposable
             try
             {
                 var counter = new StripedCounter();
-                foreach (var entry in _ring.Snapshot())
-                {
-                    if (entry.KeySpan.StartsWith(prefix))
-                    {
-                        counter.Increment();
-                    }
-                }
+                counter.Add(_ring.CountPrefixed(prefix));
 
                 Volatile.Write(ref _tracked, [.. current, new TrackedPrefix(prefix.ToArray(), counter)]);
             }

@@ -196,6 +196,24 @@ internal sealed class EntryRing
         }
     }
 
+    /// <summary>How many entries' keys begin with <paramref name="prefix"/>, counted in place (no copy of the ring).</summary>
+    public long CountPrefixed(ReadOnlySpan<byte> prefix)
+    {
+        lock (_lock)
+        {
+            long count = 0;
+            for (var i = 0; i < _high; i++)
+            {
+                if (_entries[i] is { } entry && entry.KeySpan.StartsWith(prefix))
+                {
+                    count++;
+                }
+            }
+
+            return count;
+        }
+    }
+
     /// <summary>A snapshot of every live entry.</summary>
     public List<StoreEntry> Snapshot()
     {

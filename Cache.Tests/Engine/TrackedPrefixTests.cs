@@ -66,6 +66,23 @@ public class TrackedPrefixTests
     }
 
     [Fact]
+    public void Tracking_from_inside_a_callback_that_holds_a_keys_lock_is_refused_not_a_deadlock()
+    {
+        using var store = BlockStoreTests.Store(1 << 20);
+        var state = store;
+        Assert.Throws<InvalidOperationException>(() => store.Update(K("k"), ref state, static (_, _, ref s) =>
+        {
+            s.TrackPrefix("a:"u8);
+            return null;
+        }));
+
+        // The store is unharmed and the prefix can be tracked from outside.
+        store.Set(K("a:1"), K("v"));
+        store.TrackPrefix(K("a:"));
+        Assert.Equal(1, store.CountKeys(K("a:")));
+    }
+
+    [Fact]
     public void Prefixes_tracked_while_writers_add_and_remove_keys_end_with_exact_counts()
     {
         using var store = BlockStoreTests.Store(256 << 20);
