@@ -289,33 +289,24 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
     }
 
     /// <inheritdoc />
-    public long CountKeys(ReadOnlySpan<byte> prefix)
-    {
-        var local = Store.CountKeys(prefix);
-        var mesh = Mesh;
-        if (mesh is null)
-        {
-            return local;
-        }
-
-        var bytes = prefix.ToArray();
-        var counts = mesh.Clients.Where(c => c is not null).Select(c => c!.CountKeysAsync(bytes)).ToArray();
-        return local + counts.Sum(t => t.GetAwaiter().GetResult() ?? 0);
-    }
+    public long CountKeys(ReadOnlySpan<byte> prefix) =>
+        Store.CountKeys(prefix) + SumOverPeers(prefix, static (client, bytes) => client.CountKeysAsync(bytes));
 
     /// <inheritdoc />
-    public long RemoveKeys(ReadOnlySpan<byte> prefix)
+    public long RemoveKeys(ReadOnlySpan<byte> prefix) =>
+        Store.RemoveKeys(prefix) + SumOverPeers(prefix, static (client, bytes) => client.RemoveKeysAsync(bytes));
+
+    /// <summary>Asks every other member of the mesh at once and adds up their answers (a member that fails counts 0); 0 outside a mesh.</summary>
+    private long SumOverPeers(ReadOnlySpan<byte> prefix, Func<Peer.PeerClient, byte[], Task<long?>> ask)
     {
-        var local = Store.RemoveKeys(prefix);
-        var mesh = Mesh;
-        if (mesh is null)
+        if (Mesh is not { } mesh)
         {
-            return local;
+            return 0;
         }
 
         var bytes = prefix.ToArray();
-        var removed = mesh.Clients.Where(c => c is not null).Select(c => c!.RemoveKeysAsync(bytes)).ToArray();
-        return local + removed.Sum(t => t.GetAwaiter().GetResult() ?? 0);
+        var answers = mesh.Clients.Where(c => c is not null).Select(c => ask(c!, bytes)).ToArray();
+        return answers.Sum(t => t.GetAwaiter().GetResult() ?? 0);
     }
 
     private static Dictionary<int, List<int>> GroupByOwner(ReadOnlySpan<StoreKey> keys, MeshMembership mesh)
