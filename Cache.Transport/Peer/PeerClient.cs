@@ -80,59 +80,8 @@ public sealed partial class PeerClient : IAsyncDisposable
     public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) =>
-        {
-            frame.Int32(k.Count);
-            foreach (var key in k)
-            {
-                frame.Bytes(key.Span);
-            }
-        }, keys);
-        if (reply?.Op != PeerOp.GetReply)
-        {
-            return null;
-        }
-
-        var payload = new PeerPayloadReader(reply.Payload);
-        if (!payload.TryReadInt32(out var count) || count != keys.Count)
-        {
-            return null;
-        }
-
-        var values = new ReadOnlyMemory<byte>?[count];
-        var offset = 4;
-        for (var i = 0; i < count; i++)
-        {
-            if (!payload.TryReadInt32(out var length))
-            {
-                return null;
-            }
-
-            offset += 4;
-            if (length >= 0)
-            {
-                if (!payload.TryReadRaw(length, out _))
-                {
-                    return null;
-                }
-
-                values[i] = reply.Payload.AsMemory(offset, length);
-                offset += length;
-
-                // With compression agreed, every value carries the codec's format byte.
-                if (reply.CompressAbove > 0)
-                {
-                    if (ValueCodec.TryDecode(values[i]!.Value, out var decoded) != DecodeResult.Value)
-                    {
-                        return null;
-                    }
-
-                    values[i] = decoded;
-                }
-            }
-        }
-
-        return values;
+        var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) => PeerGetCodec.WriteRequest(frame, k), keys);
+        return reply?.Op == PeerOp.GetReply ? PeerGetCodec.ReadReply(reply.Payload, keys.Count, reply.CompressAbove > 0) : null;
     }
 
     /// <summary>Writes many entries; element i is entry i's outcome (<see cref="SetResult.Failed"/> for all when the peer failed).</summary>

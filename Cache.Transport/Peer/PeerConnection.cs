@@ -293,9 +293,26 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
         }
 
         // Look every key up first, so that the reply's length is known and the values are written
-        // straight into the output, copied once.
-        var values = new ReadOnlyMemory<byte>?[count];
-        var compressed = _compressAbove > 0 ? new byte[]?[count] : null;
+        // straight into the output, copied once. The lists are pooled (a GET allocates nothing per
+        // request: PeerAllocationTests) and cleared on return, so the pool holds no value alive.
+        var values = ArrayPool<ReadOnlyMemory<byte>?>.Shared.Rent(count);
+        var compressed = _compressAbove > 0 ? ArrayPool<byte[]?>.Shared.Rent(count) : null;
+        try
+        {
+            Get(id, ref payload, count, values, compressed);
+        }
+        finally
+        {
+            ArrayPool<ReadOnlyMemory<byte>?>.Shared.Return(values, clearArray: true);
+            if (compressed is not null)
+            {
+                ArrayPool<byte[]?>.Shared.Return(compressed, clearArray: true);
+            }
+        }
+    }
+
+    private void Get(uint id, ref PeerPayloadReader payload, int count, ReadOnlyMemory<byte>?[] values, byte[]?[]? compressed)
+    {
         long length = 4;
         for (var i = 0; i < count; i++)
         {
