@@ -90,6 +90,46 @@ public class PeerAllocationTests
     }
 
     [Fact]
+    public void Batched_set_of_present_keys_with_same_size_values_allocates_nothing_per_request()
+    {
+        using var node = NodeWithValues();
+        using var driver = new PeerConnectionDriver(node);
+        var value = new byte[ValueLength];
+        Array.Fill(value, (byte)'w');
+        var builder = new PeerFrameBuilder();
+        var frames = new List<byte>();
+        for (var f = 0; f < FramesPerServe; f++)
+        {
+            builder.Start(PeerOp.Set, (uint)(f + 10)).Int32(BatchSize);
+            for (var i = 0; i < BatchSize; i++)
+            {
+                builder.Bytes(Encoding.ASCII.GetBytes($"key:{(f * BatchSize) + i:D6}")).Bytes(value);
+            }
+
+            frames.AddRange(builder.Finish().ToArray());
+        }
+
+        var sets = frames.ToArray();
+        var expected = FramesPerServe * (PeerFrame.HeaderLength + 4 + BatchSize);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(expected, driver.Serve(sets).Length);
+        }
+
+        const int serves = 100;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < serves; i++)
+        {
+            Assert.True(driver.Serve(sets).Length == expected);
+        }
+
+        var perRequest = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)(serves * FramesPerServe);
+        Assert.True(perRequest < 1, $"a batched SET of {BatchSize} present keys allocated {perRequest:F1} bytes per request on the node");
+        Assert.True(node.Store.TryGet("key:000005"u8, out var stored));
+        Assert.Equal(value, stored.ToArray());
+    }
+
+    [Fact]
     public void Batched_get_reply_carries_the_values_in_request_order()
     {
         using var node = NodeWithValues();
