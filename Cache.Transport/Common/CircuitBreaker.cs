@@ -6,7 +6,7 @@ namespace Cache.Transport.Common;
 /// once, until the window has passed; then one probe request goes through, and its outcome closes the
 /// breaker or opens it again for a doubled window (up to a maximum). Thread-safe and lock-free.
 /// </summary>
-public sealed class CircuitBreaker
+internal sealed class CircuitBreaker
 {
     private readonly int _threshold;
     private readonly long _baseWindowMs;

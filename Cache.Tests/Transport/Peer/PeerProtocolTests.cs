@@ -35,6 +35,57 @@ public class PeerProtocolTests
     }
 
     [Fact]
+    public async Task A_clear_by_prefix_runs_off_the_connection_so_pings_behind_it_and_beside_it_are_answered_while_it_runs()
+    {
+        await using var server = TestServer.Start();
+        await using var client = Client(server);
+        var store = server.Node.Store;
+        for (var i = 0; i < 1000; i++)
+        {
+            store.Set(Encoding.UTF8.GetBytes($"ds:{i}"), [1, 2, 3]);
+        }
+
+        // Hold the stripe lock of one key (a store callback runs under it), so that the clear, which takes
+        // every key's lock in turn, stops there until the test lets it go on.
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = Task.Factory.StartNew(
+            () =>
+            {
+                var state = 0;
+                store.Update("ds:0"u8, ref state, (ReadOnlySpan<byte> current, bool exists, ref int s) =>
+                {
+                    holding.Set();
+                    release.Wait();
+                    return null;
+                });
+            },
+            TaskCreationOptions.LongRunning);
+        holding.Wait();
+
+        var clear = client.RemoveKeysAsync(Encoding.UTF8.GetBytes("ds:"));
+        Assert.True(await client.PingAsync());
+        using (var resp = await server.ConnectAsync())
+        {
+            await resp.SendAsync("PING\r\n"u8.ToArray());
+            var reply = new byte[7];
+            var read = 0;
+            while (read < reply.Length)
+            {
+                read += await resp.ReceiveAsync(reply.AsMemory(read));
+            }
+
+            Assert.Equal("+PONG\r\n", Encoding.ASCII.GetString(reply));
+        }
+
+        Assert.False(clear.IsCompleted);
+        release.Set();
+        Assert.Equal(1000, await clear);
+        await holder;
+        Assert.Equal(0, store.Count);
+    }
+
+    [Fact]
     public async Task A_batch_longer_than_the_lookahead_window_returns_every_value_in_its_place()
     {
         await using var server = TestServer.Start();
