@@ -2,9 +2,9 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using System.Threading.Tasks.Sources;
-using Cache.Transport;
+using Cache.Engine;
 using Cache.Transport.Peer;
-using Cache.Transport.Resp;
+using Cache.Transport.Server;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cache.Tests.Support;
@@ -23,15 +23,16 @@ internal sealed class PeerConnectionDriver : IDisposable
     private readonly ReplyWriter _output = new();
     private readonly Task _run;
 
-    /// <summary>Starts a connection on <paramref name="node"/> and completes the handshake (no secret), asking for compression above <paramref name="compressAbove"/> bytes (0: never).</summary>
-    public PeerConnectionDriver(CacheNode node, int compressAbove = 0)
+    /// <summary>Starts a connection on <paramref name="store"/> (a node's default options, no secret) and completes the handshake, asking for compression above <paramref name="compressAbove"/> bytes (0: never).</summary>
+    public PeerConnectionDriver(BlockStore store, int compressAbove = 0)
     {
-        var context = new ServerContext(node, new PeerServerOptions());
-        var connection = new PeerConnection(context, _output, NullLogger.Instance);
+        var options = new PeerServerOptions();
+        var services = new PeerServices(store, options.ClusterId, secret: null, options.MaxQueryBuffer);
+        var connection = new PeerConnection(services, _output, NullLogger.Instance);
         _run = WithoutContext(() => connection.RunAsync(_input));
         var hello = new PeerFrameBuilder().Start(PeerOp.Hello, 1)
             .Int32(PeerFrame.Version)
-            .Bytes(Encoding.UTF8.GetBytes(context.Options.ClusterId))
+            .Bytes(Encoding.UTF8.GetBytes(options.ClusterId))
             .Bytes(new byte[PeerAuth.NonceLength])
             .Int32(compressAbove)
             .Finish();

@@ -2,7 +2,6 @@ using System.Text;
 using BenchmarkDotNet.Attributes;
 using Cache.Engine;
 using Cache.Tests.Support;
-using Cache.Transport;
 using Cache.Transport.Peer;
 
 namespace Perf.Micro;
@@ -17,7 +16,7 @@ public class PeerFrameBenchmarks : IDisposable
 {
     private const int Batch = 16;
     private readonly PeerFrameBuilder _builder = new();
-    private CacheNode _node = null!;
+    private BlockStore _store = null!;
     private PeerConnectionDriver _driver = null!;
     private List<StoreKey> _keys = [];
     private byte[] _request = [];
@@ -26,16 +25,16 @@ public class PeerFrameBenchmarks : IDisposable
     [GlobalSetup]
     public void Setup()
     {
-        _node = new CacheNode(new CacheNodeOptions { Capacity = 64L << 20 });
+        _store = new BlockStore(new BlockStoreOptions { Capacity = 64L << 20 });
         var value = new byte[1024];
         Random.Shared.NextBytes(value);
         _keys = [.. Enumerable.Range(0, Batch).Select(i => StoreKey.Copy(Encoding.ASCII.GetBytes($"imagenet-train:{i:D6}")))];
         foreach (var key in _keys)
         {
-            _node.Store.Set(key.Span, value);
+            _store.Set(key.Span, value);
         }
 
-        _driver = new PeerConnectionDriver(_node);
+        _driver = new PeerConnectionDriver(_store);
         EncodeRequest16();
         _request = _builder.Finish().ToArray();
         _replyPayload = _driver.Serve(_request)[PeerFrame.HeaderLength..].ToArray();
@@ -57,7 +56,7 @@ public class PeerFrameBenchmarks : IDisposable
     public void Dispose()
     {
         _driver?.Dispose();
-        _node?.Dispose();
+        _store?.Dispose();
         GC.SuppressFinalize(this);
     }
 
