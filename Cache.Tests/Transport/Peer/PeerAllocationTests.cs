@@ -59,6 +59,29 @@ public class PeerAllocationTests
         return FramesPerServe * (PeerFrame.HeaderLength + 4 + (present * perValue) + (absent * 4));
     }
 
+    /// <summary>
+    /// Serves <paramref name="frames"/> (<see cref="FramesPerServe"/> requests) 20 times to warm up, then 100
+    /// times counted: the bytes the calling thread allocated per request. Every serve must answer with
+    /// <paramref name="expectedReply"/> bytes, which shows the connection ran inline (its allocations counted).
+    /// </summary>
+    private static double AllocatedPerRequest(PeerConnectionDriver driver, byte[] frames, int expectedReply)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(expectedReply, driver.Serve(frames).Length);
+        }
+
+        const int serves = 100;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < serves; i++)
+        {
+            // Assert.True, not Assert.Equal: a failing Equal's message would allocate, a passing True does not.
+            Assert.True(driver.Serve(frames).Length == expectedReply);
+        }
+
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / (double)(serves * FramesPerServe);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -69,22 +92,7 @@ public class PeerAllocationTests
         // With compression agreed the values here (one byte repeated) would compress; a threshold above their
         // length keeps them raw, so this measures the agreed-compression path's framing (the format byte) only.
         using var driver = new PeerConnectionDriver(store, compressAbove: compressionAgreed ? ValueLength * 2 : 0);
-        var frames = GetFrames();
-        var expected = ExpectedReplyBytes(compressionAgreed);
-        for (var i = 0; i < 20; i++)
-        {
-            Assert.Equal(expected, driver.Serve(frames).Length);
-        }
-
-        const int serves = 100;
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < serves; i++)
-        {
-            // Assert.True, not Assert.Equal: a failing Equal's message would allocate, a passing True does not.
-            Assert.True(driver.Serve(frames).Length == expected);
-        }
-
-        var perRequest = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)(serves * FramesPerServe);
+        var perRequest = AllocatedPerRequest(driver, GetFrames(), ExpectedReplyBytes(compressionAgreed));
         Assert.True(perRequest < 1, $"a batched GET of {BatchSize} keys allocated {perRequest:F1} bytes per request on the node");
     }
 
@@ -108,21 +116,7 @@ public class PeerAllocationTests
             frames.AddRange(builder.Finish().ToArray());
         }
 
-        var sets = frames.ToArray();
-        var expected = FramesPerServe * (PeerFrame.HeaderLength + 4 + BatchSize);
-        for (var i = 0; i < 20; i++)
-        {
-            Assert.Equal(expected, driver.Serve(sets).Length);
-        }
-
-        const int serves = 100;
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < serves; i++)
-        {
-            Assert.True(driver.Serve(sets).Length == expected);
-        }
-
-        var perRequest = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)(serves * FramesPerServe);
+        var perRequest = AllocatedPerRequest(driver, [.. frames], FramesPerServe * (PeerFrame.HeaderLength + 4 + BatchSize));
         Assert.True(perRequest < 1, $"a batched SET of {BatchSize} present keys allocated {perRequest:F1} bytes per request on the node");
         Assert.True(store.TryGet("key:000005"u8, out var stored));
         Assert.Equal(value, stored.ToArray());
