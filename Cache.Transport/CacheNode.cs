@@ -39,7 +39,8 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
         }
 
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<CacheNode>() ?? NullLogger.Instance;
-        Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Policy = options.Policy, Name = "node" });
+        ArgumentNullException.ThrowIfNull(options.TimeProvider, nameof(options.TimeProvider));
+        Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Policy = options.Policy, Name = "node", TimeProvider = options.TimeProvider });
     }
 
     /// <summary>The node's store.</summary>

@@ -7,6 +7,7 @@ using Cache.Tests.Support;
 namespace Cache.Tests.Node;
 
 /// <summary>The cache-node program as a separate process: it announces readiness, serves, and stops cleanly on SIGTERM.</summary>
+[Trait("Category", "Slow")]
 public partial class CacheNodeProcessTests
 {
     [GeneratedRegex(@"ready on 127\.0\.0\.1:(\d+)")]

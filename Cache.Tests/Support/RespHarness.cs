@@ -16,11 +16,11 @@ internal sealed class RespHarness : IAsyncDisposable
     private readonly CacheNode? _ownedNode;
     private ReadOnlySequence<byte> _pending;
 
-    public RespHarness(PeerServerOptions? options = null, CacheNode? node = null, EndPoint? remote = null, long capacity = 64 << 20, AdmissionPolicy policy = AdmissionPolicy.Retain)
+    public RespHarness(PeerServerOptions? options = null, CacheNode? node = null, EndPoint? remote = null, long capacity = 64 << 20, AdmissionPolicy policy = AdmissionPolicy.Retain, TimeProvider? time = null)
     {
         if (node is null)
         {
-            _ownedNode = node = new CacheNode(new CacheNodeOptions { Capacity = capacity, Policy = policy });
+            _ownedNode = node = new CacheNode(new CacheNodeOptions { Capacity = capacity, Policy = policy, TimeProvider = time ?? TimeProvider.System });
         }
 
         Node = node;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -34,19 +33,8 @@ public sealed record MeshEnvironment(int WorldSize, int Rank, int LocalRank, str
     /// <summary>Reads the variables from <paramref name="variables"/> (the process environment when null); throws <see cref="InvalidOperationException"/> naming a missing or malformed one.</summary>
     public static MeshEnvironment Read(IReadOnlyDictionary<string, string?>? variables = null)
     {
-        string? Get(string name) => variables is null ? Environment.GetEnvironmentVariable(name) : variables.GetValueOrDefault(name);
-        int Int(string name, int? fallback, int min, int max)
-        {
-            var text = Get(name);
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return fallback ?? throw new InvalidOperationException($"The cache mesh needs the environment variable {name}.");
-            }
-
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
-                ? value
-                : throw new InvalidOperationException($"The environment variable {name}='{text}' must be an integer from {min} to {max}.");
-        }
+        string? Get(string name) => LaunchEnvironment.Get(variables, name);
+        int Int(string name, int? fallback, int min, int max) => LaunchEnvironment.ReadInt(variables, name, fallback, min, max);
 
         var worldSize = Int("WORLD_SIZE", null, 1, 1 << 20);
         var rank = Int("RANK", null, 0, worldSize - 1);

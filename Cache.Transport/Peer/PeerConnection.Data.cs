@@ -1,5 +1,6 @@
 using System.Buffers;
 using Cache.Engine;
+using Cache.Transport.Common;
 
 namespace Cache.Transport.Peer;
 
@@ -13,7 +14,7 @@ internal sealed partial class PeerConnection
     private void HintKeys(PeerPayloadReader ahead, int count)
     {
         var source = ahead.Remaining;
-        Span<Range> keys = stackalloc Range[HintWindow];
+        Span<Range> keys = stackalloc Range[PrefetchWindow.Keys];
         var hinted = 0;
         while (hinted < count && ahead.TryReadBytes(out var key))
         {
@@ -21,10 +22,7 @@ internal sealed partial class PeerConnection
             keys[hinted++] = new Range(end - key.Length, end);
         }
 
-        if (hinted > 1)
-        {
-            services.Store.Prefetch(source, keys[..hinted]);
-        }
+        PrefetchWindow.Hint(services.Store, source, keys[..hinted]);
     }
 
     private void Get(uint id, ref PeerPayloadReader payload)
@@ -59,9 +57,9 @@ internal sealed partial class PeerConnection
         long length = 4;
         for (var i = 0; i < count; i++)
         {
-            if (i % HintWindow == 0)
+            if (i % PrefetchWindow.Keys == 0)
             {
-                HintKeys(payload, Math.Min(HintWindow, count - i));
+                HintKeys(payload, Math.Min(PrefetchWindow.Keys, count - i));
             }
 
             if (!payload.TryReadBytes(out var key))

@@ -22,9 +22,6 @@ internal sealed partial class PeerConnection(PeerServices services, PipeWriter o
         Ready,
     }
 
-    /// <summary>Keys of a batched read hinted to the store at a time.</summary>
-    private const int HintWindow = 16;
-
     private readonly PeerFrameBuilder _reply = new();
     private State _state = State.AwaitHello;
     private byte[]? _clientNonce;

@@ -11,6 +11,7 @@ using StackExchange.Redis;
 namespace Cache.Tests.Transport.Mesh;
 
 /// <summary>A mesh whose other members are separate cache-node processes.</summary>
+[Trait("Category", "Slow")]
 public class MeshProcessTests
 {
     private static async Task<Process> StartNodeAsync(string peers, int rank)

@@ -9,6 +9,7 @@ using Garnet;
 namespace Cache.Tests.Transport.Redis;
 
 /// <summary>The Redis backend against Garnet servers hosted in this test process.</summary>
+[Trait("Category", "Slow")]
 public class GarnetBackendTests
 {
     private sealed class GarnetHost : IDisposable

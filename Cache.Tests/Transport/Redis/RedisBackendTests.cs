@@ -8,6 +8,7 @@ using StackExchange.Redis;
 namespace Cache.Tests.Transport.Redis;
 
 /// <summary>The Redis backend against real redis-server processes (skipped, with the reason, where redis-server is not installed).</summary>
+[Trait("Category", "Slow")]
 public class RedisBackendTests
 {
     private static StoreKey Key(string text) => StoreKey.Copy(Encoding.UTF8.GetBytes(text));

@@ -4,6 +4,7 @@ using Cache.Tests.Support;
 namespace Cache.Tests.Transport.Resp;
 
 /// <summary>redis-cli, as people use it, against a node. Skipped with a reason when redis-tools is absent.</summary>
+[Trait("Category", "Slow")]
 public class RedisCliTests
 {
     private static async Task<(int Exit, string Output)> CliAsync(int port, params string[] args)

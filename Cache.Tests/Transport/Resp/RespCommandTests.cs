@@ -63,10 +63,12 @@ public class RespCommandTests
     [Fact]
     public async Task Expired_keys_disappear()
     {
-        await using var h = new RespHarness();
+        var clock = new ManualTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20_000));
+        await using var h = new RespHarness(time: clock);
         Assert.Equal(Ok, await h.RunAsync("PSETEX", "k", "30", "v"));
+        clock.Advance(TimeSpan.FromMilliseconds(29));
         Assert.Equal("v", await h.RunAsync("GET", "k"));
-        await Task.Delay(60);
+        clock.Advance(TimeSpan.FromMilliseconds(2));
         Assert.Null(await h.RunAsync("GET", "k"));
         Assert.Equal(-2L, await h.RunAsync("TTL", "k"));
     }

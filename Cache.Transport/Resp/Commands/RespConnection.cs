@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using Cache.Transport.Common;
 using Microsoft.Extensions.Logging;
 using Cache.Transport.Resp;
 
@@ -334,23 +335,17 @@ internal sealed partial class RespConnection
     /// </summary>
     private int PrefetchKeys(ReadOnlySpan<byte> span)
     {
-        const int Window = 16;
-        Span<Range> keys = stackalloc Range[Window];
+        Span<Range> keys = stackalloc Range[PrefetchWindow.Keys];
         var count = 0;
         var offset = 0;
-        while (count < Window && RespParser.TryMatchGetOrSet(span[offset..], out var key, out var length))
+        while (count < PrefetchWindow.Keys && RespParser.TryMatchGetOrSet(span[offset..], out var key, out var length))
         {
             keys[count++] = new Range(key.Start.Value + offset, key.End.Value + offset);
             offset += length;
         }
 
-        if (count < 2)
-        {
-            return 0;
-        }
-
-        _server.Store.Prefetch(span, keys[..count]);
-        return count - 1;
+        PrefetchWindow.Hint(_server.Store, span, keys[..count]);
+        return Math.Max(count - 1, 0);
     }
 
     private void Execute(ReadOnlySpan<byte> frame)

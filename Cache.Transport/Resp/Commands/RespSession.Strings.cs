@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using Cache.Engine;
+using Cache.Transport.Common;
 using Cache.Transport.Resp;
 
 namespace Cache.Transport.Resp.Commands;
@@ -8,7 +9,6 @@ namespace Cache.Transport.Resp.Commands;
 internal sealed partial class RespSession
 {
     /// <summary>Keys of an MGET hinted to the store at a time.</summary>
-    private const int HintWindow = 16;
 
     private void Get(in CommandArgs a)
     {
@@ -208,9 +208,9 @@ internal sealed partial class RespSession
         _out.ArrayHeader(a.Count - 1);
         for (var i = 1; i < a.Count; i++)
         {
-            if ((i - 1) % HintWindow == 0)
+            if ((i - 1) % PrefetchWindow.Keys == 0)
             {
-                HintKeys(a, i, Math.Min(HintWindow, a.Count - i));
+                HintKeys(a, i, Math.Min(PrefetchWindow.Keys, a.Count - i));
             }
 
             if (!_store.TryWriteValue<RespBulkFormat>(a[i], _out.Output))
@@ -230,18 +230,13 @@ internal sealed partial class RespSession
     /// <summary>Hints <paramref name="count"/> keys from argument <paramref name="first"/> on to the store, so that their lookups' cache misses overlap (see <see cref="BlockStore.Prefetch"/>).</summary>
     private void HintKeys(in CommandArgs a, int first, int count)
     {
-        if (count < 2)
-        {
-            return;
-        }
-
-        Span<Range> keys = stackalloc Range[HintWindow];
+        Span<Range> keys = stackalloc Range[PrefetchWindow.Keys];
         for (var j = 0; j < count; j++)
         {
             keys[j] = a.RangeOf(first + j);
         }
 
-        _store.Prefetch(a.Source, keys[..count]);
+        PrefetchWindow.Hint(_store, a.Source, keys[..count]);
     }
 
     private void MSet(in CommandArgs a, bool onlyIfNoneExist)
