@@ -65,16 +65,6 @@ public sealed class PeerServerOptions
     public ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>The part of these options RESP connections and commands read (validated by the listener first).</summary>
-    internal RespServerSettings ToRespSettings() => new()
-    {
-        BindAddress = BindAddress,
-        ProtectedMode = ProtectedMode,
-        RequirePass = RequirePass,
-        MaxClients = MaxClients,
-        MaxBulkLength = MaxBulkLength,
-        MaxMultibulkLength = MaxMultibulkLength,
-        MaxInlineLength = MaxInlineLength,
-        MaxQueryBuffer = MaxQueryBuffer,
-        MaxOutputBuffer = MaxOutputBuffer,
-    };
+    internal RespServerSettings ToRespSettings() =>
+        new(BindAddress, ProtectedMode, RequirePass, MaxClients, MaxBulkLength, MaxMultibulkLength, MaxInlineLength, MaxQueryBuffer, MaxOutputBuffer);
 }
