@@ -108,7 +108,7 @@ public class BlockStoreTests
     [Fact]
     public void Lru_evicts_the_least_recently_used_entry()
     {
-        var entry = BlockStore.ChargeFor(1, 100);
+        var entry = BlockStore.IndexedChargeFor(1, 100);
         using var store = Store(entry * 3, AdmissionPolicy.Lru);
         store.Set(K("a"), new byte[100]);
         store.Set(K("b"), new byte[100]);
@@ -128,7 +128,7 @@ public class BlockStoreTests
     [Fact]
     public void Lru_evicts_as_many_entries_as_a_large_insert_needs()
     {
-        var small = BlockStore.ChargeFor(2, 100);
+        var small = BlockStore.IndexedChargeFor(2, 100);
         using var store = Store(small * 10, AdmissionPolicy.Lru);
         for (var i = 0; i < 10; i++)
         {
@@ -144,7 +144,7 @@ public class BlockStoreTests
     [Fact]
     public void Random_policy_evicts_to_make_room()
     {
-        var entry = BlockStore.ChargeFor(3, 10);
+        var entry = BlockStore.IndexedChargeFor(3, 10);
         using var store = Store(entry * 5, AdmissionPolicy.Random);
         for (var i = 0; i < 50; i++)
         {
