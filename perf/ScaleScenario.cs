@@ -31,6 +31,8 @@ internal static class ScaleScenario
         var getRequests = args.Long("get", 0);
         var probeMs = args.Int("probe-ms", 5);
         var policy = args.String("policy") ?? "retain";
+        var budgetMb = args.Long("budget-mb", quick ? 64 : 1024);
+        var budgetBytes = args.Int("budget-bytes", 1024);
         var servers = (args.String("servers") ?? "cache,redis-server,library").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var benchmark = ExternalTools.Find("redis-benchmark");
         var rows = new List<Row>();
@@ -82,7 +84,32 @@ internal static class ScaleScenario
             }
         }
 
-        foreach (var bytes in rows.Select(r => (int)r[2].Value).Distinct())
+        // Samples held per GB of budget: both servers with the same memory limit, filled with distinct keys
+        // until the first write is refused (redis-benchmark stops at the first error reply).
+        if (budgetMb > 0 && benchmark is not null)
+        {
+            var budgetRows = new List<Row>();
+            foreach (var server in servers.Where(s => s != "library"))
+            {
+                using var process = server == "cache" ? ServerProcess.StartNode("retain", budgetMb) : ServerProcess.StartRedis(budgetMb);
+                if (process is not null)
+                {
+                    var keys = budgetMb * 1024 * 1024 / budgetBytes * 2;
+                    budgetRows.Add(FillResp(process, benchmark, keys * 3, keys, budgetBytes, probeMs, 0, untilRefused: true));
+                }
+            }
+
+            rows.AddRange(budgetRows);
+            if (budgetRows.Count == 2)
+            {
+                var node = (long)budgetRows[0][1].Value;
+                var redis = (long)budgetRows[1][1].Value;
+                summary.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{budgetBytes} B values, {budgetMb} MB budget (--capacity / --maxmemory): the node holds {node:N0} samples, redis-server {redis:N0}: {(double)node / redis:F2}x"));
+            }
+        }
+
+        foreach (var bytes in rows.Where(r => !((string)r[0].Value).Contains('@', StringComparison.Ordinal)).Select(r => (int)r[2].Value).Distinct())
         {
             var node = rows.FirstOrDefault(r => (string)r[0].Value == "cache" && (int)r[2].Value == bytes);
             var redis = rows.FirstOrDefault(r => (string)r[0].Value == "redis-server" && (int)r[2].Value == bytes);
@@ -102,7 +129,7 @@ internal static class ScaleScenario
     }
 
     /// <summary>redis-benchmark through RESP into one server process, with the PING probe running.</summary>
-    private static Row FillResp(ServerProcess process, string benchmark, long requests, long range, int bytes, int probeMs, long getRequests)
+    private static Row FillResp(ServerProcess process, string benchmark, long requests, long range, int bytes, int probeMs, long getRequests, bool untilRefused = false)
     {
         string N(long n) => n.ToString(CultureInfo.InvariantCulture);
         Harness.Progress("scale", $"{process.Name}: SET {N(requests)} requests over {N(range)} keys of {bytes} B");
@@ -110,7 +137,15 @@ internal static class ScaleScenario
         List<double> stalls;
         using (var probe = new PingProbe(process.Port, probeMs))
         {
-            ExternalTools.Run(benchmark, ["-p", N(process.Port), "-t", "set", "-n", N(requests), "-r", N(range), "-d", N(bytes), "-P", "64", "-c", "8", "-q"], TimeSpan.FromHours(1));
+            try
+            {
+                ExternalTools.Run(benchmark, ["-p", N(process.Port), "-t", "set", "-n", N(requests), "-r", N(range), "-d", N(bytes), "-P", "64", "-c", "8", "-q"], TimeSpan.FromHours(1));
+            }
+            catch (InvalidOperationException) when (untilRefused)
+            {
+                // The first refused write ends redis-benchmark: the budget is full.
+            }
+
             stopwatch.Stop();
             stalls = probe.Stop();
         }
@@ -126,8 +161,9 @@ internal static class ScaleScenario
         }
 
         var info = process.Info("memory");
-        var gc = info.Split("\r\n").FirstOrDefault(l => l.StartsWith("gc_collections:", StringComparison.Ordinal));
-        row.Add("gc", gc is null ? "-" : gc["gc_collections:".Length..]);
+        string Field(string name) => info.Split("\r\n").FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal))?[(name.Length + 1)..] ?? "-";
+        row.Add("gc", Field("gc_collections"));
+        row.Add("gcPauseMs", Field("gc_pause_total_ms"));
         return row;
     }
 
@@ -167,6 +203,7 @@ internal static class ScaleScenario
         var rss = (Environment.WorkingSet - rssBefore) / 1e6;
         var row = Row("library", node.Store.Count, bytes, stopwatch.Elapsed.TotalSeconds, rss, stalls);
         row.Add("gc", $"{GC.CollectionCount(0)},{GC.CollectionCount(1)},{GC.CollectionCount(2)}");
+        row.Add("gcPauseMs", ((long)GC.GetTotalPauseDuration().TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
         server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         return row;
     }
@@ -272,13 +309,14 @@ internal static class ScaleScenario
 
         public int Port { get; }
 
-        public static ServerProcess StartNode(string policy)
+        public static ServerProcess StartNode(string policy, long budgetMb = 0)
         {
             var port = ExternalTools.FreePort();
-            return Start("cache", "dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "cache-node.dll"), "--port", port.ToString(CultureInfo.InvariantCulture), "--capacity", "20gb", "--policy", policy], port);
+            var capacity = budgetMb > 0 ? $"{budgetMb}mb" : "20gb";
+            return Start(budgetMb > 0 ? $"cache@{budgetMb}mb" : "cache", "dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "cache-node.dll"), "--port", port.ToString(CultureInfo.InvariantCulture), "--capacity", capacity, "--policy", policy], port);
         }
 
-        public static ServerProcess? StartRedis()
+        public static ServerProcess? StartRedis(long budgetMb = 0)
         {
             var path = ExternalTools.Find("redis-server");
             if (path is null)
@@ -287,7 +325,8 @@ internal static class ScaleScenario
             }
 
             var port = ExternalTools.FreePort();
-            return Start("redis-server", path, ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], port);
+            string[] limit = budgetMb > 0 ? ["--maxmemory", $"{budgetMb}mb", "--maxmemory-policy", "noeviction"] : [];
+            return Start(budgetMb > 0 ? $"redis-server@{budgetMb}mb" : "redis-server", path, ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", .. limit], port);
         }
 
         private static ServerProcess Start(string name, string program, string[] args, int port)

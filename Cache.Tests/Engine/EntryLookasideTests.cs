@@ -86,6 +86,7 @@ public class EntryLookasideTests
             store.Set(K($"key:{i}"), K($"value:{i}"));
         }
 
+        store.SettleLookaside();
         Assert.True(store.LookasideSlots >= 2 * Count, $"{store.LookasideSlots} slots for {Count} keys");
         for (var round = 0; round < 2; round++)
         {

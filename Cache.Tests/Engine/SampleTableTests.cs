@@ -9,6 +9,7 @@ namespace Cache.Tests.Engine;
 /// no lookup missing a present key while segments grow, moves to the general index and back out,
 /// compaction of mostly dead chunks.
 /// </summary>
+[Collection(RunAlone.Name)]
 public class SampleTableTests
 {
     private static byte[] K(string s) => BlockStoreTests.K(s);
