@@ -66,7 +66,7 @@ public sealed partial class BlockStore : IDisposable
     private readonly EntryRing _ring = new();
     private readonly EntryLookaside _lookaside = new();
     private readonly TimeProvider _time;
-    private readonly Timer? _sweepTimer;
+    private readonly ITimer? _sweepTimer;
     private readonly Meter _meter;
     private int _disposed;
 
@@ -102,7 +102,8 @@ public sealed partial class BlockStore : IDisposable
 
         if (options.ExpirationSweepInterval > TimeSpan.Zero)
         {
-            _sweepTimer = new Timer(static state => ((BlockStore)state!).SweepExpired(), this, options.ExpirationSweepInterval, options.ExpirationSweepInterval);
+            // The store's clock drives the sweep too, so that a test's clock drives both.
+            _sweepTimer = _time.CreateTimer(static state => ((BlockStore)state!).SweepExpired(), this, options.ExpirationSweepInterval, options.ExpirationSweepInterval);
         }
 
         _meter = CreateMeter();

@@ -162,6 +162,8 @@ internal static class ScaleScenario
 
         var info = process.Info("memory");
         string Field(string name) => info.Split("\r\n").FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal))?[(name.Length + 1)..] ?? "-";
+        // The budget's charge (the node) or the allocator's count (Redis), beside the RSS read from /proc.
+        row.Add("usedMemoryMb", long.TryParse(Field("used_memory"), CultureInfo.InvariantCulture, out var used) ? used / 1e6 : double.NaN);
         row.Add("gc", Field("gc_collections"));
         row.Add("gcPauseMs", Field("gc_pause_total_ms"));
         return row;
@@ -202,6 +204,7 @@ internal static class ScaleScenario
 
         var rss = (Environment.WorkingSet - rssBefore) / 1e6;
         var row = Row("library", node.Store.Count, bytes, stopwatch.Elapsed.TotalSeconds, rss, stalls);
+        row.Add("usedMemoryMb", node.Store.BytesUsed / 1e6);
         row.Add("gc", $"{GC.CollectionCount(0)},{GC.CollectionCount(1)},{GC.CollectionCount(2)}");
         row.Add("gcPauseMs", ((long)GC.GetTotalPauseDuration().TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
         server.DisposeAsync().AsTask().GetAwaiter().GetResult();
