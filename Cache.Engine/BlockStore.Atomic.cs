@@ -13,9 +13,16 @@ public sealed partial class BlockStore
         var hash = probe.GetHashCode();
         lock (StripeOf(hash))
         {
-            var old = LookupLocked(probe);
-            previous = old?.ShareValue();
-            return SetLocked(hash, key, value, expiresAtUnixMs, condition, old);
+            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            {
+                previous = record.ShareValue();
+            }
+            else
+            {
+                previous = LookupLocked(probe)?.ShareValue();
+            }
+
+            return SetAnyLocked(hash, key, value, expiresAtUnixMs, condition, probe);
         }
     }
 
@@ -23,8 +30,16 @@ public sealed partial class BlockStore
     public bool TryRemove(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value)
     {
         var probe = StoreKey.ForLookup(key);
-        lock (StripeOf(probe.GetHashCode()))
+        var hash = probe.GetHashCode();
+        lock (StripeOf(hash))
         {
+            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            {
+                value = record.ShareValue();
+                RemoveSampleLocked(key, hash, ref _removed);
+                return true;
+            }
+
             var entry = LookupLocked(probe);
             if (entry is null)
             {
@@ -46,8 +61,21 @@ public sealed partial class BlockStore
     public bool TryGetAndExpire(ReadOnlySpan<byte> key, long expiresAtUnixMs, out ReadOnlyMemory<byte> value)
     {
         var probe = StoreKey.ForLookup(key);
-        lock (StripeOf(probe.GetHashCode()))
+        var hash = probe.GetHashCode();
+        lock (StripeOf(hash))
         {
+            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            {
+                _hits.Increment();
+                value = record.ShareValue();
+                if (expiresAtUnixMs != KeepExpiration)
+                {
+                    ExpireSampleLocked(hash, key, record, expiresAtUnixMs);
+                }
+
+                return true;
+            }
+
             var entry = LookupLocked(probe);
             if (entry is null)
             {
@@ -75,21 +103,28 @@ public sealed partial class BlockStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(expiresAtUnixMs, 1);
         var probe = StoreKey.ForLookup(key);
-        lock (StripeOf(probe.GetHashCode()))
+        var hash = probe.GetHashCode();
+        lock (StripeOf(hash))
         {
+            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            {
+                // A sample has no expiration.
+                if (!ExpireAllowed(0, expiresAtUnixMs, condition))
+                {
+                    return ExpireResult.NotApplied;
+                }
+
+                ExpireSampleLocked(hash, key, record, expiresAtUnixMs);
+                return ExpireResult.Applied;
+            }
+
             var entry = LookupLocked(probe);
             if (entry is null)
             {
                 return ExpireResult.NotFound;
             }
 
-            var current = entry.ExpiresAtUnixMs;
-            var allowed =
-                (!condition.HasFlag(ExpireCondition.IfNone) || current == 0)
-                && (!condition.HasFlag(ExpireCondition.IfAny) || current != 0)
-                && (!condition.HasFlag(ExpireCondition.IfGreater) || (current != 0 && expiresAtUnixMs > current))
-                && (!condition.HasFlag(ExpireCondition.IfLess) || current == 0 || expiresAtUnixMs < current);
-            if (!allowed)
+            if (!ExpireAllowed(entry.ExpiresAtUnixMs, expiresAtUnixMs, condition))
             {
                 return ExpireResult.NotApplied;
             }
@@ -98,6 +133,12 @@ public sealed partial class BlockStore
             return ExpireResult.Applied;
         }
     }
+
+    private static bool ExpireAllowed(long current, long expiresAtUnixMs, ExpireCondition condition) =>
+        (!condition.HasFlag(ExpireCondition.IfNone) || current == 0)
+        && (!condition.HasFlag(ExpireCondition.IfAny) || current != 0)
+        && (!condition.HasFlag(ExpireCondition.IfGreater) || (current != 0 && expiresAtUnixMs > current))
+        && (!condition.HasFlag(ExpireCondition.IfLess) || current == 0 || expiresAtUnixMs < current);
 
     /// <summary>Removes a key's expiration (Redis's PERSIST). True when it had one.</summary>
     public bool Persist(ReadOnlySpan<byte> key)
@@ -127,6 +168,12 @@ public sealed partial class BlockStore
         var hash = probe.GetHashCode();
         lock (StripeOf(hash))
         {
+            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            {
+                var changed = transform(record.ValueSpan, true, ref state);
+                return changed is null ? SetResult.ConditionNotMet : SetSampleLocked(hash, key, changed, record.Bytes);
+            }
+
             var old = LookupLocked(probe);
             var replacement = transform(old is null ? default : old.ValueSpanLocked, old is not null, ref state);
             if (replacement is null)
@@ -134,7 +181,7 @@ public sealed partial class BlockStore
                 return SetResult.ConditionNotMet;
             }
 
-            return SetLocked(hash, key, replacement, old?.ExpiresAtUnixMs ?? 0, SetCondition.Always, old);
+            return old is null ? SetAnyLocked(hash, key, replacement, 0, SetCondition.Always, probe) : SetLocked(hash, key, replacement, old.ExpiresAtUnixMs, SetCondition.Always, old);
         }
     }
 
@@ -166,7 +213,7 @@ public sealed partial class BlockStore
             {
                 foreach (var entry in entries)
                 {
-                    if (LookupLocked(entry.Key) is not null)
+                    if (ExistsLocked(entry.Key))
                     {
                         return false;
                     }
@@ -181,7 +228,7 @@ public sealed partial class BlockStore
                 // An entry that could never fit says so; the others were refused with it.
                 for (var i = 0; i < entries.Count; i++)
                 {
-                    var tooLarge = ChargeFor(entries[i].Key.Length, entries[i].Value.Length) > Capacity;
+                    var tooLarge = ChargeOf(entries[i].Key.Length, entries[i].Value.Length) > Capacity;
                     results[i] = tooLarge ? SetResult.RejectedTooLarge : SetResult.RejectedFull;
                     Interlocked.Increment(ref tooLarge ? ref _rejectedTooLarge : ref _rejectedFull);
                 }
@@ -192,7 +239,7 @@ public sealed partial class BlockStore
             for (var i = 0; i < entries.Count; i++)
             {
                 var (key, value) = entries[i];
-                results[i] = SetLocked(key.GetHashCode(), key.Span, value, 0, SetCondition.Always, LookupLocked(key));
+                results[i] = SetAnyLocked(key.GetHashCode(), key.Span, value, 0, SetCondition.Always, key);
             }
 
             return true;
@@ -215,15 +262,14 @@ public sealed partial class BlockStore
         for (var i = entries.Count - 1; i >= 0; i--)
         {
             var (key, value) = entries[i];
-            var charge = ChargeFor(key.Length, value.Length);
-            if (charge > Capacity)
+            if (ChargeOf(key.Length, value.Length) > Capacity)
             {
                 return false;
             }
 
             if (seen.Add(key))
             {
-                need += charge - (LookupLocked(key)?.Size ?? 0);
+                need += ChargeChangeLocked(key, value.Length);
             }
         }
 
@@ -238,21 +284,32 @@ public sealed partial class BlockStore
     }
 
     /// <summary>The bytes a key is charged (key, value and overhead), or -1 when it is absent (Redis's MEMORY USAGE).</summary>
-    public long MemoryUsage(ReadOnlySpan<byte> key) => Find(key)?.Size ?? -1;
-
-    private void ApplyExpirationLocked(StoreEntry entry, long expiresAtUnixMs)
+    public long MemoryUsage(ReadOnlySpan<byte> key)
     {
-        if (expiresAtUnixMs != 0 && expiresAtUnixMs <= NowUnixMs)
+        var hash = StoreKey.HashOf(key);
+        if (_samples is not null && _samples.TryFind(key, hash, out var record))
         {
-            RemoveLocked(entry, ref _expired);
-            return;
+            return record.Bytes + SampleTable.IndexChargePerEntry;
         }
 
-        if ((entry.ExpiresAtUnixMs == 0) != (expiresAtUnixMs == 0))
+        return Find(key, hash)?.Size ?? -1;
+    }
+
+    /// <summary>True when the key is present in either index. Caller holds its stripe lock.</summary>
+    private bool ExistsLocked(StoreKey key) =>
+        (_samples is not null && _samples.TryFindLocked(key.Span, key.GetHashCode(), out _)) || LookupLocked(key) is not null;
+
+    /// <summary>How much more (or less) the budget holds once <paramref name="key"/> takes a value of this length without an expiration (as SetMany writes it). Caller holds its stripe lock.</summary>
+    private long ChargeChangeLocked(StoreKey key, int valueLength)
+    {
+        if (_samples is not null && _samples.TryFindLocked(key.Span, key.GetHashCode(), out var record))
         {
-            Interlocked.Add(ref _expiringCount, expiresAtUnixMs == 0 ? -1 : 1);
+            return ChargeFor(key.Length, valueLength) - (record.Bytes + SampleTable.IndexChargePerEntry);
         }
 
-        entry.ExpiresAtUnixMs = expiresAtUnixMs;
+        var indexed = LookupLocked(key);
+        return indexed is not null
+            ? IndexedChargeFor(key.Length, valueLength) - indexed.Size
+            : ChargeOf(key.Length, valueLength);
     }
 }

@@ -105,7 +105,12 @@ internal sealed class EntryLookaside
         Interlocked.CompareExchange(ref slots[first + 1], null, entry);
     }
 
-    /// <summary>Grows the table to two slots per entry when <paramref name="count"/> entries outgrow it. Any thread.</summary>
+    /// <summary>
+    /// Grows the table to two slots per entry when <paramref name="count"/> entries outgrow it. Any thread;
+    /// the new table is allocated on the thread pool, not on the caller's: a table for millions of entries
+    /// is tens of megabytes to zero, and the caller is an insert, often on the node's one event thread.
+    /// Until it is swapped in, the present table serves (more lookups fall back to the index).
+    /// </summary>
     public void Fit(long count)
     {
         var slots = Volatile.Read(ref _slots);
@@ -120,9 +125,35 @@ internal sealed class EntryLookaside
             return;
         }
 
+        var size = (int)Math.Min(MaxSlots, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)count * 2));
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Table.Grow(state.Slots, state.Size), (Table: this, Slots: slots, Size: size), preferLocal: false);
+    }
+
+    /// <summary>Grows the table now, on the caller's thread, to fit <paramref name="count"/> entries (tests).</summary>
+    internal void FitNow(long count)
+    {
+        var spinner = default(SpinWait);
+        while (Interlocked.CompareExchange(ref _growing, 1, 0) != 0)
+        {
+            spinner.SpinOnce();
+        }
+
+        var slots = Volatile.Read(ref _slots);
+        var size = (int)Math.Min(MaxSlots, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)Math.Max(count, 1) * 2));
+        if (size > slots.Length)
+        {
+            Grow(slots, size);
+        }
+        else
+        {
+            Volatile.Write(ref _growing, 0);
+        }
+    }
+
+    private void Grow(StoreEntry?[] slots, int size)
+    {
         try
         {
-            var size = (int)Math.Min(MaxSlots, System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)count * 2));
             Interlocked.CompareExchange(ref _slots, new StoreEntry?[size], slots);
         }
         catch (OutOfMemoryException)

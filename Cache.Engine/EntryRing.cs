@@ -9,9 +9,14 @@ namespace Cache.Engine;
 /// </summary>
 internal sealed class EntryRing
 {
+    /// <summary>Positions live in blocks of this many: growing adds a block (and copies only the block
+    /// list), never a copy of every entry under the lock that every insert takes.</summary>
+    private const int BlockShift = 14;
+    private const int BlockSize = 1 << BlockShift;
+
     private readonly Lock _lock = new();
     private readonly Stack<int> _holes = new();
-    private StoreEntry?[] _entries = new StoreEntry?[64];
+    private StoreEntry?[][] _blocks = [new StoreEntry?[BlockSize]];
     private int _high;
     private int _count;
     private int _hand;
@@ -33,16 +38,16 @@ internal sealed class EntryRing
             }
             else
             {
-                if (_high == _entries.Length)
+                if (_high == _blocks.Length * BlockSize)
                 {
-                    Array.Resize(ref _entries, _entries.Length * 2);
+                    _blocks = [.. _blocks, new StoreEntry?[BlockSize]];
                 }
 
                 index = _high++;
             }
 
             entry.RingIndex = index;
-            _entries[index] = entry;
+            At(index) = entry;
             _count++;
         }
     }
@@ -57,7 +62,7 @@ internal sealed class EntryRing
                 return;
             }
 
-            _entries[index] = null;
+            At(index) = null;
             entry.RingIndex = -1;
             _count--;
             if (_count == 0)
@@ -66,9 +71,9 @@ internal sealed class EntryRing
                 _holes.Clear();
                 _high = 0;
                 _hand = 0;
-                if (_entries.Length > 1024)
+                if (_blocks.Length > 1)
                 {
-                    _entries = new StoreEntry?[64];
+                    _blocks = [new StoreEntry?[BlockSize]];
                 }
             }
             else if (index == _high - 1)
@@ -95,7 +100,7 @@ internal sealed class EntryRing
                     _hand = 0;
                 }
 
-                var candidate = _entries[_hand++];
+                var candidate = At(_hand++);
                 if (candidate is null || candidate == exclude)
                 {
                     continue;
@@ -128,7 +133,7 @@ internal sealed class EntryRing
             // the ring is reasonably full, and a linear pass from a random start bounds the worst case.
             for (var attempt = 0; attempt < 16; attempt++)
             {
-                var candidate = _entries[System.Random.Shared.Next(_high)];
+                var candidate = At(System.Random.Shared.Next(_high));
                 if (candidate is not null && candidate != exclude)
                 {
                     return candidate;
@@ -138,7 +143,7 @@ internal sealed class EntryRing
             var start = System.Random.Shared.Next(_high);
             for (var i = 0; i < _high; i++)
             {
-                var candidate = _entries[(start + i) % _high];
+                var candidate = At((start + i) % _high);
                 if (candidate is not null && candidate != exclude)
                 {
                     return candidate;
@@ -164,7 +169,7 @@ internal sealed class EntryRing
             var budget = Math.Min(_high, Math.Max(max * 20, 256));
             for (var i = 0; i < budget && found.Count < max; i++)
             {
-                var entry = _entries[(start + i) % _high];
+                var entry = At((start + i) % _high);
                 if (entry is not null && entry.IsExpired(nowUnixMs))
                 {
                     found.Add(entry);
@@ -186,7 +191,7 @@ internal sealed class EntryRing
             var end = (int)Math.Min(_high, (long)cursor + positions);
             for (var i = cursor; i < end; i++)
             {
-                if (_entries[i] is { } entry)
+                if (At(i) is { } entry)
                 {
                     output.Add(entry);
                 }
@@ -204,7 +209,7 @@ internal sealed class EntryRing
             long count = 0;
             for (var i = 0; i < _high; i++)
             {
-                if (_entries[i] is { } entry && entry.KeySpan.StartsWith(prefix))
+                if (At(i) is { } entry && entry.KeySpan.StartsWith(prefix))
                 {
                     count++;
                 }
@@ -222,7 +227,7 @@ internal sealed class EntryRing
             var copy = new List<StoreEntry>(_count);
             for (var i = 0; i < _high; i++)
             {
-                if (_entries[i] is { } entry)
+                if (At(i) is { } entry)
                 {
                     copy.Add(entry);
                 }
@@ -231,4 +236,6 @@ internal sealed class EntryRing
             return copy;
         }
     }
+
+    private ref StoreEntry? At(int index) => ref _blocks[index >> BlockShift][index & (BlockSize - 1)];
 }

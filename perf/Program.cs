@@ -12,6 +12,7 @@ var scenarios = new Dictionary<string, Func<Arguments, bool, ScenarioResult>>(St
     ["local"] = LocalScenario.Run,
     ["resp"] = RespScenario.Run,
     ["peer"] = PeerScenario.Run,
+    ["scale"] = ScaleScenario.Run,
 };
 
 if (args.Length > 0 && args[0] == "epoch-worker")
@@ -30,6 +31,8 @@ if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
     Console.WriteLine("  local    --repeats R --ms MS");
     Console.WriteLine("  resp     --runs R --requests N --large-requests N   (needs redis-benchmark; redis-server optional)");
     Console.WriteLine("  peer     --repeats R --ms MS   (batched reads from a cache-node process; redis-server optional)");
+    Console.WriteLine("  scale    --requests N --range K --bytes B --large-keys N --large-bytes B --library-keys N --get N");
+    Console.WriteLine("           --policy retain|lru --servers cache,redis-server,library --probe-ms MS   (fills with a PING probe; needs redis-benchmark)");
     return 0;
 }
 

@@ -1,13 +1,87 @@
 namespace Cache.Tests.Support;
 
-/// <summary>A clock that moves only when the test says so.</summary>
+/// <summary>A clock that moves only when the test says so. Its timers fire, on the thread that calls <see cref="Advance"/>, when the clock passes their due time.</summary>
 internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 {
+    private readonly List<ManualTimer> _timers = [];
     private long _ticks = start.UtcTicks;
 
     public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
 
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+    public void Advance(TimeSpan by)
+    {
+        var now = Interlocked.Add(ref _ticks, by.Ticks);
+        List<ManualTimer> due;
+        lock (_timers)
+        {
+            due = _timers.Where(t => t.DueTicks <= now).ToList();
+        }
+
+        foreach (var timer in due)
+        {
+            timer.Fire(now);
+        }
+    }
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = new ManualTimer(this, callback, state);
+        timer.Change(dueTime, period);
+        return timer;
+    }
+
+    private sealed class ManualTimer(ManualTimeProvider clock, TimerCallback callback, object? state) : ITimer
+    {
+        private long _periodTicks;
+
+        public long DueTicks { get; private set; } = long.MaxValue;
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            lock (clock._timers)
+            {
+                clock._timers.Remove(this);
+                _periodTicks = period == Timeout.InfiniteTimeSpan ? 0 : period.Ticks;
+                if (dueTime != Timeout.InfiniteTimeSpan)
+                {
+                    DueTicks = clock.GetUtcNow().UtcTicks + dueTime.Ticks;
+                    clock._timers.Add(this);
+                }
+            }
+
+            return true;
+        }
+
+        public void Fire(long now)
+        {
+            lock (clock._timers)
+            {
+                clock._timers.Remove(this);
+                if (_periodTicks > 0)
+                {
+                    // Once per Advance, however far the clock jumped (as a late system timer fires once).
+                    DueTicks = now + _periodTicks;
+                    clock._timers.Add(this);
+                }
+            }
+
+            callback(state);
+        }
+
+        public void Dispose()
+        {
+            lock (clock._timers)
+            {
+                clock._timers.Remove(this);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
 }
 
 /// <summary>A clock that moves forward by a fixed step every time it is read (to land a deadline between two reads).</summary>

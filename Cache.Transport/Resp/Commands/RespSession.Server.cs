@@ -376,6 +376,9 @@ internal sealed partial class RespSession
                     .Append(c, $"maxmemory_human:{Human(_store.Capacity)}\r\n")
                     .Append(c, $"maxmemory_policy:{PolicyName(_store.Policy)}\r\n")
                     .Append(c, $"cache_entry_overhead:{BlockStore.EntryOverhead}\r\n")
+                    .Append(c, $"cache_samples:{_store.SampleCount}\r\n")
+                    .Append(c, $"cache_sample_chunk_bytes:{_store.SampleChunkBytes}\r\n")
+                    .Append(c, $"cache_sample_index_bytes:{_store.SampleIndexBytes}\r\n")
                     .Append(c, $"gc_collections:{GC.CollectionCount(0)},{GC.CollectionCount(1)},{GC.CollectionCount(2)}\r\n")
                     .Append(c, $"gc_pause_total_ms:{(long)GC.GetTotalPauseDuration().TotalMilliseconds}\r\n");
                 break;
