@@ -122,52 +122,6 @@ public sealed partial class BlockStore
         }
     }
 
-    /// <summary>Writes a sample's value through <typeparamref name="TFormat"/>, checked against concurrent in-place overwrites (as for indexed entries).</summary>
-    private static void WriteSample<TFormat>(SampleRecord record, IBufferWriter<byte> output)
-        where TFormat : IValueFormat
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            ref var versionRef = ref record.Version;
-            var version = Volatile.Read(ref versionRef);
-            var value = record.ValueSpan;
-            if ((version & 1) != 0 || value.Length > CopyOutLimit || attempt >= 8)
-            {
-                if (value.Length > CopyOutLimit || attempt >= 8)
-                {
-                    record.BeginCopy();
-                    try
-                    {
-                        TFormat.Write(record.ValueSpan, output);
-                    }
-                    finally
-                    {
-                        record.EndCopy();
-                    }
-
-                    return;
-                }
-
-                Thread.SpinWait(1);
-                continue;
-            }
-
-            var span = output.GetSpan(value.Length + TFormat.MaxOverhead);
-            var written = TFormat.Format(value, span);
-            if (!StrongLoadOrder)
-            {
-                Interlocked.MemoryBarrier();
-            }
-
-            // A replaced record is never changed again (its chunk is append-only): only in-place overwrites move the version.
-            if (Volatile.Read(ref versionRef) == version)
-            {
-                output.Advance(written);
-                return;
-            }
-        }
-    }
-
     /// <summary>Compacts the sample table's mostly dead chunks on the thread pool, one pass at a time, never on the caller's thread.</summary>
     private void ScheduleCompaction()
     {

@@ -208,7 +208,8 @@ public sealed partial class BlockStore : IDisposable
         if (_samples is not null && _samples.TryFind(key, hash, out var record))
         {
             _hits.Increment();
-            WriteSample<TFormat>(record, output);
+            var sample = new SampleCopySource(record);
+            CopyOut<TFormat, SampleCopySource>(ref sample, output);
             return true;
         }
 
@@ -218,52 +219,9 @@ public sealed partial class BlockStore : IDisposable
             return false;
         }
 
-        for (var attempt = 0; ; attempt++)
-        {
-            var version = Volatile.Read(ref entry.Version);
-            var data = entry.Data;
-            var value = data.AsSpan(entry.KeyLength);
-
-            // After a few attempts spoiled by writers of a hot key, hold them off instead of retrying forever.
-            if ((version & 1) != 0 || value.Length > CopyOutLimit || attempt >= 8)
-            {
-                if (value.Length > CopyOutLimit || attempt >= 8)
-                {
-                    // Written in pieces while writers are kept from overwriting the bytes in place.
-                    var bytes = entry.BeginCopy();
-                    try
-                    {
-                        TFormat.Write(bytes.AsSpan(entry.KeyLength), output);
-                    }
-                    finally
-                    {
-                        entry.EndCopy();
-                    }
-
-                    return true;
-                }
-
-                Thread.SpinWait(1);
-                continue;
-            }
-
-            var span = output.GetSpan(value.Length + TFormat.MaxOverhead);
-            var written = TFormat.Format(value, span);
-
-            // The copy's loads must complete before the version is read again. x86 and x64 never let a
-            // load pass an earlier one, so only weaker memory models need the (costly) full fence: after
-            // a copy it would wait for every store of the copy to drain.
-            if (!StrongLoadOrder)
-            {
-                Interlocked.MemoryBarrier();
-            }
-
-            if (Volatile.Read(ref entry.Version) == version && ReferenceEquals(entry.Data, data))
-            {
-                output.Advance(written);
-                return true;
-            }
-        }
+        var source = new IndexedCopySource(entry);
+        CopyOut<TFormat, IndexedCopySource>(ref source, output);
+        return true;
     }
 
     /// <summary>

@@ -22,13 +22,14 @@ internal static class HitRateScenario
         var results = new Dictionary<(AdmissionPolicy, double), double>();
         var keys = Enumerable.Range(0, samples).Select(i => Encoding.ASCII.GetBytes("hr:" + i.ToString("D8", CultureInfo.InvariantCulture))).ToArray();
         var value = new byte[valueBytes];
-        var charge = BlockStore.ChargeFor(keys[0].Length, valueBytes);
 
         foreach (var policy in new[] { AdmissionPolicy.Retain, AdmissionPolicy.Lru, AdmissionPolicy.Random })
         {
             foreach (var fraction in Fractions)
             {
                 Harness.Progress("hitrate", $"{policy} at {fraction:P0} of {samples} samples, {epochs} epochs");
+                // Each policy's store holds the fraction: a Retain store's samples and an Lru/Random store's entries are charged differently.
+                var charge = policy == AdmissionPolicy.Retain ? BlockStore.ChargeFor(keys[0].Length, valueBytes) : BlockStore.IndexedChargeFor(keys[0].Length, valueBytes);
                 var capacity = (long)Math.Floor(fraction * samples) * charge;
                 using var store = new BlockStore(new BlockStoreOptions { Capacity = capacity, Policy = policy, ExpirationSweepInterval = TimeSpan.Zero });
                 var random = new Random(12345);
