@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using Cache.Engine;
 using Cache.Transport;
+using Cache.Transport.Server;
 
 namespace Perf;
 
