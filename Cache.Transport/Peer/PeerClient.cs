@@ -1,3 +1,4 @@
+using Cache.Transport.Common;
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
