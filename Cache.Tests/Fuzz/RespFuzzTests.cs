@@ -5,6 +5,8 @@ using System.Text;
 using Cache.Tests.Support;
 using Cache.Transport;
 using Cache.Transport.Resp;
+using Cache.Transport.Resp.Commands;
+using Cache.Transport.Server;
 using CsCheck;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
@@ -74,7 +76,10 @@ public sealed class RespFuzzTests(ITestOutputHelper output)
             var data = c.Bytes;
             var whole = ParseWhole(data, c.Limits, c.Authenticated);
             var (split, allocated) = ParseSplit(data, HostileInput.Chunk(data, c.Splits), c.Limits, c.Authenticated);
-            Assert.Equal(whole, split);
+
+            // Which protocol error a line past the inline limit gets depends, as in Redis, on whether its end had
+            // arrived ("invalid multibulk length") or not ("too big mbulk count string"); either way the connection closes.
+            Assert.Equal(whole.Select(Kind), split.Select(Kind));
 
             // The request's arrays grow with elements parsed and inline lines read; error texts are small. Nothing scales with a claimed length.
             Assert.True(allocated <= 16 * 1024 + (32L * data.Length), $"{allocated} bytes allocated parsing {data.Length} bytes");
@@ -90,8 +95,8 @@ public sealed class RespFuzzTests(ITestOutputHelper output)
     public void Connection_survives_split_and_mutated_streams_and_answers_an_intact_one_to_the_end()
     {
         using var node = new CacheNode(new CacheNodeOptions { Capacity = 8 << 20 });
-        var passwordless = new ServerContext(node, new PeerServerOptions { MaxQueryBuffer = 4096, MaxOutputBuffer = 1 << 20 });
-        var protectedContext = new ServerContext(node, new PeerServerOptions { RequirePass = "pw", MaxQueryBuffer = 4096, MaxOutputBuffer = 1 << 20 });
+        var passwordless = new ServerContext(node, new PeerServerOptions { MaxQueryBuffer = 4096, MaxOutputBuffer = 1 << 20 }.ToRespSettings());
+        var protectedContext = new ServerContext(node, new PeerServerOptions { RequirePass = "pw", MaxQueryBuffer = 4096, MaxOutputBuffer = 1 << 20 }.ToRespSettings());
         FuzzRun.Check(output, "resp-connection", Case, 4_000, c =>
         {
             // An intact stream ends with a PING, whose PONG proves every earlier command was answered and the session is alive.
@@ -104,6 +109,8 @@ public sealed class RespFuzzTests(ITestOutputHelper output)
             }
         }, c => c.ToString());
     }
+
+    private static string Kind(string outcome) => outcome.StartsWith("X:", StringComparison.Ordinal) ? "X" : outcome;
 
     /// <summary>Runs one connection to the end of its input on this thread; returns the replies (all of them must parse).</summary>
     private static List<object?> Serve(ServerContext server, List<byte[]> chunks, out ChunkedPipeReader reader)
