@@ -87,11 +87,14 @@ public sealed partial class CacheNode
         }
     }
 
+    /// <summary>The last sweep of foreign keys started (tests await it).</summary>
+    internal Task LastSweep { get; private set; } = Task.CompletedTask;
+
     private void ScheduleSweep()
     {
         if (Interlocked.Exchange(ref _sweepScheduled, 1) == 0)
         {
-            _ = Task.Run(SweepForeignKeys);
+            LastSweep = Task.Run(SweepForeignKeys);
         }
     }
 

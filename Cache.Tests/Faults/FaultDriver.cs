@@ -23,12 +23,13 @@ namespace Cache.Tests.Faults;
 /// <param name="MaxMs">Slowest read.</param>
 /// <param name="Seconds">Wall time of the run.</param>
 /// <param name="OpenBreakers">Ranks whose breaker is open at the end.</param>
-internal sealed record DriverReport(long Reads, long Wrong, long Exceptions, long Hits, long Misses, double P50Ms, double P99Ms, double HealthyP99Ms, double MaxMs, double Seconds, int[] OpenBreakers)
+/// <param name="FailedRequests">Peer requests that failed during the run (timeouts included; heartbeats too), over every member.</param>
+internal sealed record DriverReport(long Reads, long Wrong, long Exceptions, long Hits, long Misses, double P50Ms, double P99Ms, double HealthyP99Ms, double MaxMs, double Seconds, int[] OpenBreakers, long FailedRequests)
 {
     public double HitRate => Hits + Misses == 0 ? 0 : (double)Hits / (Hits + Misses);
 
     public override string ToString() =>
-        $"reads {Reads}, wrong {Wrong}, exceptions {Exceptions}, hit rate {HitRate:0.0000}, p50 {P50Ms:0.000} ms, p99 {P99Ms:0.000} ms, healthy p99 {HealthyP99Ms:0.000} ms, max {MaxMs:0.0} ms, {Seconds:0.00} s, open breakers [{string.Join(',', OpenBreakers)}]";
+        $"reads {Reads}, wrong {Wrong}, exceptions {Exceptions}, hit rate {HitRate:0.0000}, p50 {P50Ms:0.000} ms, p99 {P99Ms:0.000} ms, healthy p99 {HealthyP99Ms:0.000} ms, max {MaxMs:0.0} ms, {Seconds:0.00} s, open breakers [{string.Join(',', OpenBreakers)}], failed requests {FailedRequests}";
 }
 
 /// <summary>
@@ -181,6 +182,7 @@ internal static class FaultDriver
     private static DriverReport Read(CacheNode node, CachedDataset<ReadOnlyMemory<byte>> dataset, int size, IEnumerable<int> order, int faulty, Func<bool> stop)
     {
         var before = dataset.Statistics;
+        var failedBefore = FailedRequests(node);
         var latencies = new List<double>();
         var healthy = new List<double>();
         long wrong = 0, exceptions = 0;
@@ -216,12 +218,13 @@ internal static class FaultDriver
             }
         }
 
-        return Report(node, dataset, before, latencies, healthy, wrong, exceptions, started);
+        return Report(node, dataset, before, failedBefore, latencies, healthy, wrong, exceptions, started);
     }
 
     private static DriverReport ReadBatches(CacheNode node, CachedDataset<ReadOnlyMemory<byte>> dataset, int size, int[] order, int batch)
     {
         var before = dataset.Statistics;
+        var failedBefore = FailedRequests(node);
         var latencies = new List<double>();
         long wrong = 0, exceptions = 0;
         var started = Stopwatch.GetTimestamp();
@@ -248,10 +251,12 @@ internal static class FaultDriver
             }
         }
 
-        return Report(node, dataset, before, latencies, latencies, wrong, exceptions, started);
+        return Report(node, dataset, before, failedBefore, latencies, latencies, wrong, exceptions, started);
     }
 
-    private static DriverReport Report(CacheNode node, CachedDataset<ReadOnlyMemory<byte>> dataset, CacheStatistics before, List<double> latencies, List<double> healthy, long wrong, long exceptions, long started)
+    private static long FailedRequests(CacheNode node) => node.Mesh?.Clients.Sum(c => c?.FailedRequests ?? 0) ?? 0;
+
+    private static DriverReport Report(CacheNode node, CachedDataset<ReadOnlyMemory<byte>> dataset, CacheStatistics before, long failedBefore, List<double> latencies, List<double> healthy, long wrong, long exceptions, long started)
     {
         var after = dataset.Statistics;
         return new DriverReport(
@@ -265,7 +270,8 @@ internal static class FaultDriver
             Percentile(healthy, 0.99),
             latencies.Count == 0 ? 0 : latencies.Max(),
             Stopwatch.GetElapsedTime(started).TotalSeconds,
-            OpenBreakers(node));
+            OpenBreakers(node),
+            FailedRequests(node) - failedBefore);
     }
 
     private static double Percentile(List<double> values, double q)

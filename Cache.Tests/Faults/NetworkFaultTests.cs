@@ -32,18 +32,23 @@ public sealed class NetworkFaultTests(ITestOutputHelper output)
     [NetworkLabFact]
     public async Task Two_percent_loss_on_every_link_costs_no_wrong_sample()
     {
-        using var mesh = await FaultMesh.StartAsync(output, Members, Samples, SampleSize);
-        await mesh.ReportAsync("warm-up epoch", "epoch 1");
-        for (var rank = 0; rank < Members; rank++)
+        // The same run with the default silence allowed (50 ms) and with one past Linux's 200 ms minimum
+        // retransmission timeout: the measurement behind the choice of using a late answer or not (README).
+        foreach (var timeoutMs in new[] { 50, 250 })
         {
-            mesh.Lab.Loss(rank, 0.02);
-        }
+            using var mesh = await FaultMesh.StartAsync(output, Members, Samples, SampleSize, driverArguments: ["--timeout-ms", timeoutMs.ToString(CultureInfo.InvariantCulture)]);
+            await mesh.ReportAsync($"RequestTimeout {timeoutMs} ms, warm-up epoch", "epoch 1");
+            for (var rank = 0; rank < Members; rank++)
+            {
+                mesh.Lab.Loss(rank, 0.02);
+            }
 
-        for (var epoch = 2; epoch <= 4; epoch++)
-        {
-            var report = await mesh.ReportAsync($"2% loss, epoch {epoch}", $"epoch {epoch}");
-            Assert.Equal(0, report.Wrong);
-            Assert.Equal(0, report.Exceptions);
+            for (var epoch = 2; epoch <= 4; epoch++)
+            {
+                var report = await mesh.ReportAsync($"RequestTimeout {timeoutMs} ms, 2% loss, epoch {epoch}", $"epoch {epoch}");
+                Assert.Equal(0, report.Wrong);
+                Assert.Equal(0, report.Exceptions);
+            }
         }
     }
 
@@ -86,17 +91,18 @@ public sealed class NetworkFaultTests(ITestOutputHelper output)
     {
         using var mesh = await FaultMesh.StartAsync(output, Members, 640, 100 * 1024);
         await mesh.ReportAsync("warm-up (fills the cache)", "batches 1 64");
+
+        // A write the first pass dropped (the write-behind is best effort) is made good by a second one.
+        await mesh.ReportAsync("warm-up, second pass", "batches 2 64");
         for (var rank = 1; rank < Members; rank++)
         {
             mesh.Lab.RateLimit(rank, 200);
         }
 
-        var report = await mesh.ReportAsync("200 Mbit/s links, batches of 64 x 100 KB", "batches 2 64");
+        var report = await mesh.ReportAsync("200 Mbit/s links, batches of 64 x 100 KB", "batches 3 64");
         Assert.Equal(0, report.Wrong);
         Assert.Equal(0, report.Exceptions);
-
-        // A request that failed would have made its samples misses.
-        Assert.Equal(0, report.Misses);
+        Assert.Equal(0, report.FailedRequests);
     }
 
     private static void Partition(FaultMesh mesh, bool on)

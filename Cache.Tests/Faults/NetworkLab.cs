@@ -116,9 +116,13 @@ internal sealed class NetworkLab : IDisposable
         Run("ip", $"netns exec {Namespace(rank)} iptables -F OUTPUT");
     }
 
-    /// <summary>Limits what a member sends to <paramref name="megabitsPerSecond"/> with a token bucket (tc tbf; netem is not in this kernel).</summary>
+    /// <summary>
+    /// Limits what a member sends to <paramref name="megabitsPerSecond"/> with a token bucket (tc tbf; netem is not
+    /// in this kernel). The queue holds half a second of traffic, as a slow link's buffers do: a shallow one would
+    /// drop packets and make this the loss case (which <see cref="Loss"/> covers on its own).
+    /// </summary>
     public void RateLimit(int rank, int megabitsPerSecond) =>
-        Run("ip", $"netns exec {Namespace(rank)} tc qdisc replace dev eth0 root tbf rate {megabitsPerSecond}mbit burst 256kb latency 100ms");
+        Run("ip", $"netns exec {Namespace(rank)} tc qdisc replace dev eth0 root tbf rate {megabitsPerSecond}mbit burst 256kb latency 500ms");
 
     /// <summary>Stops (SIGSTOP) or continues (SIGCONT) a process.</summary>
     public static void Signal(Process process, bool stop) => Run("kill", $"-{(stop ? "STOP" : "CONT")} {process.Id}");

@@ -37,6 +37,7 @@ public sealed partial class PeerClient : IAsyncDisposable
     private int _nextId;
     private int _disposed;
     private int _probeRunning;
+    private long _failedRequests;
 
     /// <summary>The total deadline of a request grows by one second per this many bytes sent and received (1 MiB/s, a link far slower than any a mesh runs on).</summary>
     private const double LeastBytesPerSecond = 1 << 20;
@@ -83,6 +84,9 @@ public sealed partial class PeerClient : IAsyncDisposable
 
     /// <summary>Bytes of answers received from the peer so far (frame headers included), over every connection. Thread-safe.</summary>
     public long BytesReceived => Interlocked.Read(ref _received.Value);
+
+    /// <summary>Requests of the data path that failed (timed out, refused, connection lost) so far; skipped requests (breaker open) are not counted. Thread-safe.</summary>
+    public long FailedRequests => Interlocked.Read(ref _failedRequests);
 
     /// <summary>The peer's address.</summary>
     public EndPoint EndPoint => _endPoint;
@@ -326,6 +330,7 @@ public sealed partial class PeerClient : IAsyncDisposable
             connection?.Pending.TryRemove(id, out _);
             if (recordOutcome)
             {
+                Interlocked.Increment(ref _failedRequests);
                 Breaker.RecordFailure();
                 if (Breaker.IsOpen)
                 {
