@@ -24,6 +24,82 @@ public sealed class SlotMap
         }
     }
 
+    private SlotMap(int memberCount, ushort[] owner)
+    {
+        _memberCount = memberCount;
+        _owner = owner;
+    }
+
+    /// <summary>
+    /// The map of <paramref name="memberCount"/> members after the members flagged in <paramref name="down"/>
+    /// left it: each one's range is split into contiguous, equal pieces handed to the remaining members in rank
+    /// order; every other slot keeps its owner. The same member count and the same members down give the same
+    /// map on every node, so members agree without talking; only the slots of the members down move, and they
+    /// move back when those members return. With no member down (or none left) it is the plain map.
+    /// </summary>
+    public static SlotMap Without(int memberCount, ReadOnlySpan<bool> down)
+    {
+        var map = new SlotMap(memberCount);
+        var live = new List<int>(memberCount);
+        for (var m = 0; m < memberCount; m++)
+        {
+            if (m >= down.Length || !down[m])
+            {
+                live.Add(m);
+            }
+        }
+
+        if (live.Count == memberCount || live.Count == 0)
+        {
+            return map;
+        }
+
+        var owner = map._owner;
+        for (var d = 0; d < memberCount; d++)
+        {
+            if (live.Contains(d))
+            {
+                continue;
+            }
+
+            var (start, end) = map.RangeOf(d);
+            var length = end - start + 1;
+            for (var j = 0; j < live.Count; j++)
+            {
+                var from = start + (int)((long)j * length / live.Count);
+                var to = start + (int)((long)(j + 1) * length / live.Count);
+                owner.AsSpan(from, to - from).Fill((ushort)live[j]);
+            }
+        }
+
+        return new SlotMap(memberCount, owner);
+    }
+
+    /// <summary>The contiguous ranges of slots (first and last, inclusive) a member owns, in slot order; empty for a member that owns none.</summary>
+    public IReadOnlyList<(int Start, int End)> RangesOf(int member)
+    {
+        var ranges = new List<(int, int)>();
+        var start = -1;
+        for (var slot = 0; slot <= _owner.Length; slot++)
+        {
+            var mine = slot < _owner.Length && _owner[slot] == member;
+            if (mine && start < 0)
+            {
+                start = slot;
+            }
+            else if (!mine && start >= 0)
+            {
+                ranges.Add((start, slot - 1));
+                start = -1;
+            }
+        }
+
+        return ranges;
+    }
+
+    /// <summary>True when both maps give every slot the same owner.</summary>
+    public bool SameOwners(SlotMap other) => other is not null && _owner.AsSpan().SequenceEqual(other._owner);
+
     /// <summary>The number of members.</summary>
     public int MemberCount => _memberCount;
 
@@ -33,7 +109,7 @@ public sealed class SlotMap
     /// <summary>The member that owns a key.</summary>
     public int OwnerOfKey(ReadOnlySpan<byte> key) => _owner[HashSlot.GetSlot(key)];
 
-    /// <summary>The first and last slot (inclusive) of a member's range.</summary>
+    /// <summary>The first and last slot (inclusive) of a member's range in the plain map (before any member left it).</summary>
     public (int Start, int End) RangeOf(int member)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(member);

@@ -117,7 +117,9 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
     /// Joins a mesh of nodes: the 16384 hash slots are split into equal, contiguous ranges over
     /// <paramref name="members"/> in rank order, and from now on a key goes to its owner: this node's
     /// store directly (no socket, no serialization) when this node (<paramref name="rank"/>) owns it, the
-    /// owner's <see cref="PeerClient"/> otherwise. Call once, after every member's server listens.
+    /// owner's <see cref="PeerClient"/> otherwise. A member unreachable past
+    /// <see cref="PeerClientOptions.FailoverAfter"/> leaves the map until it answers again (see CacheNode.Failover.cs).
+    /// Call once, after every member's server listens.
     /// </summary>
     public void JoinMesh(IReadOnlyList<EndPoint> members, int rank, PeerClientOptions clientOptions)
     {
@@ -135,6 +137,8 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
         {
             throw new InvalidOperationException("This node has already joined a mesh.");
         }
+
+        StartFailover(clientOptions);
     }
 
     /// <summary>
@@ -320,6 +324,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             LogDisposed(_logger, Store.Count);
+            _failoverTimer?.Dispose();
             _server?.Dispose();
             foreach (var client in Mesh?.Clients ?? [])
             {

@@ -16,6 +16,7 @@ internal sealed class CircuitBreaker
     private long _openUntilMs;
     private long _windowMs;
     private int _probing;
+    private long _openSinceMs;
 
     /// <summary>Creates a breaker that opens after <paramref name="threshold"/> consecutive failures for <paramref name="window"/>, doubling up to <paramref name="maxWindow"/>.</summary>
     public CircuitBreaker(int threshold, TimeSpan window, TimeSpan maxWindow, TimeProvider? time = null)
@@ -31,6 +32,16 @@ internal sealed class CircuitBreaker
 
     /// <summary>True while the breaker is open (requests are skipped).</summary>
     public bool IsOpen => Volatile.Read(ref _openUntilMs) != 0;
+
+    /// <summary>How long the breaker has been open without a success in between (zero while closed): how long the peer has been unreachable.</summary>
+    public TimeSpan OpenFor
+    {
+        get
+        {
+            var since = Volatile.Read(ref _openSinceMs);
+            return since == 0 || !IsOpen ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - since));
+        }
+    }
 
     /// <summary>Whether a request may go out now. While open, returns true once per window, for a probe.</summary>
     public bool AllowRequest()
@@ -50,6 +61,7 @@ internal sealed class CircuitBreaker
         Volatile.Write(ref _failures, 0);
         Volatile.Write(ref _windowMs, _baseWindowMs);
         Volatile.Write(ref _openUntilMs, 0);
+        Volatile.Write(ref _openSinceMs, 0);
         Volatile.Write(ref _probing, 0);
     }
 
@@ -70,6 +82,8 @@ internal sealed class CircuitBreaker
             Volatile.Write(ref _windowMs, window);
         }
 
-        Volatile.Write(ref _openUntilMs, _time.GetUtcNow().ToUnixTimeMilliseconds() + window);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        Interlocked.CompareExchange(ref _openSinceMs, now, 0);
+        Volatile.Write(ref _openUntilMs, now + window);
     }
 }

@@ -39,8 +39,14 @@ internal sealed record MeshMembership(SlotMap Slots, int Rank, IReadOnlyList<Sys
         return client;
     }
 
+    /// <summary>The members that have left the slot map (unreachable past <see cref="PeerClientOptions.FailoverAfter"/>), by rank; empty: none.</summary>
+    internal IReadOnlyList<bool> Left { get; init; } = [];
+
     /// <inheritdoc />
     public bool IsKnownDown(int rank) => Clients[rank]?.Breaker.IsOpen ?? false;
+
+    /// <inheritdoc />
+    public bool HasLeft(int rank) => rank < Left.Count && Left[rank];
 
     /// <inheritdoc />
     public Task<byte[]?> ForwardAsync(int rank, byte[] command) => CommandClient(rank).ExecuteAsync(command);

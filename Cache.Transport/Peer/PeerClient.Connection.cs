@@ -18,10 +18,18 @@ internal sealed partial class PeerClient
         private int _broken;
 
         private readonly System.Runtime.CompilerServices.StrongBox<long> _received;
+        private readonly TimeProvider _time;
+        private long _lastReceived;
+        private long _receivedBytes;
 
-        private Connection(Socket socket, System.Runtime.CompilerServices.StrongBox<long> received)
+        /// <summary>Bytes of the stream not yet consumed as whole frames, at the last read (the read loop's own).</summary>
+        private long _buffered;
+
+        private Connection(Socket socket, System.Runtime.CompilerServices.StrongBox<long> received, TimeProvider time)
         {
             _received = received;
+            _time = time;
+            _lastReceived = time.GetTimestamp();
             _socket = socket;
             _stream = new NetworkStream(socket, ownsSocket: true);
             _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true));
@@ -31,17 +39,23 @@ internal sealed partial class PeerClient
 
         public bool IsBroken => Volatile.Read(ref _broken) != 0;
 
+        /// <summary>When bytes last arrived (a <see cref="TimeProvider"/> timestamp), partial frames included.</summary>
+        public long LastReceived => Volatile.Read(ref _lastReceived);
+
+        /// <summary>Bytes received on this connection so far, partial frames included.</summary>
+        public long ReceivedBytes => Volatile.Read(ref _receivedBytes);
+
         /// <summary>Values at least this long may travel LZ4-compressed on this connection, as both sides agreed in the handshake (0: never).</summary>
         public int CompressAbove { get; private set; }
 
-        public static async Task<Connection> OpenAsync(EndPoint endPoint, PeerClientOptions options, System.Runtime.CompilerServices.StrongBox<long> received, CancellationToken cancellationToken)
+        public static async Task<Connection> OpenAsync(EndPoint endPoint, PeerClientOptions options, System.Runtime.CompilerServices.StrongBox<long> received, TimeProvider time, CancellationToken cancellationToken)
         {
             var socket = new Socket(endPoint.AddressFamily == AddressFamily.Unspecified ? AddressFamily.InterNetwork : endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             Connection? connection = null;
             try
             {
                 await socket.ConnectAsync(endPoint, cancellationToken);
-                connection = new Connection(socket, received);
+                connection = new Connection(socket, received, time);
                 await connection.HandshakeAsync(options, cancellationToken);
                 _ = connection.ReceiveLoopAsync();
                 return connection;

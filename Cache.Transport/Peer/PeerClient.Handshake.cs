@@ -56,6 +56,14 @@ internal sealed partial class PeerClient
             {
                 var result = await _reader.ReadAsync(cancellationToken);
                 var buffer = result.Buffer;
+                if (buffer.Length > _buffered)
+                {
+                    // Progress, even inside a frame: a request waiting behind a large reply is not facing silence.
+                    Interlocked.Add(ref _receivedBytes, buffer.Length - _buffered);
+                    Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+                    _buffered = buffer.Length;
+                }
+
                 if (buffer.Length >= PeerFrame.HeaderLength)
                 {
                     buffer.Slice(0, PeerFrame.HeaderLength).CopyTo(header);
@@ -70,6 +78,7 @@ internal sealed partial class PeerClient
                     {
                         var payload = buffer.Slice(PeerFrame.HeaderLength, length).ToArray();
                         Interlocked.Add(ref _received.Value, total);
+                        _buffered = buffer.Length - total;
                         _reader.AdvanceTo(buffer.GetPosition(total));
                         return new Reply(op, payload) { Id = id, CompressAbove = CompressAbove };
                     }
@@ -77,6 +86,7 @@ internal sealed partial class PeerClient
 
                 if (result.IsCompleted || result.IsCanceled)
                 {
+                    _buffered = 0;
                     _reader.AdvanceTo(buffer.End);
                     return null;
                 }

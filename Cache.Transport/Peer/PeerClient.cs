@@ -1,3 +1,4 @@
+using Cache.Transport.Common;
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
@@ -5,7 +6,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Cache.Engine;
-using Cache.Transport.Common;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -13,10 +13,13 @@ namespace Cache.Transport.Peer;
 
 /// <summary>
 /// A client of one remote node over the native peer protocol: one connection carries many concurrent,
-/// batched requests (each with a request id, answered as it completes). Every request has a timeout;
-/// a failed or timed-out request is a miss (reads) or <see cref="SetResult.Failed"/> (writes), never an
-/// exception, and after repeated failures the peer is skipped for a back-off window
-/// (<see cref="Breaker"/>), then probed. A broken connection is re-established on the next request.
+/// batched requests (each with a request id, answered as it completes). A request fails when the peer has
+/// sent nothing for <see cref="PeerClientOptions.RequestTimeout"/> (silence, not size: a large reply that keeps
+/// arriving is waited for, up to a total deadline that grows with the bytes received); a failed request is a
+/// miss (reads) or <see cref="SetResult.Failed"/> (writes), never an exception. After repeated failures the
+/// peer is skipped (<see cref="Breaker"/>) and probed in the background with a PING over a fresh connection,
+/// at most <see cref="PeerClientOptions.ProbeInterval"/> apart, so that it is used again as soon as it answers.
+/// A broken connection is re-established on the next request.
 /// </summary>
 /// <remarks>Thread-safe. Keys and values passed in are only read; values returned are new arrays owned by the caller.</remarks>
 internal sealed partial class PeerClient : IAsyncDisposable
@@ -27,8 +30,17 @@ internal sealed partial class PeerClient : IAsyncDisposable
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private Connection? _connection;
     private readonly System.Runtime.CompilerServices.StrongBox<long> _received = new();
+    private readonly TimeProvider _time;
     private int _nextId;
     private int _disposed;
+    private int _probeRunning;
+    private long _failedRequests;
+
+    /// <summary>The total deadline of a request grows by one second per this many bytes sent and received (1 MiB/s, a link far slower than any a mesh runs on).</summary>
+    private const double LeastBytesPerSecond = 1 << 20;
+
+    /// <summary>The first probe after the breaker opens comes this soon (or at <see cref="PeerClientOptions.ProbeInterval"/>, if shorter); each failed probe doubles the wait, up to that interval.</summary>
+    private static readonly TimeSpan FirstProbe = TimeSpan.FromMilliseconds(25);
 
     /// <summary>Creates a client; it connects on first use.</summary>
     public PeerClient(EndPoint endPoint, PeerClientOptions options)
@@ -50,14 +62,28 @@ internal sealed partial class PeerClient : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options.CompressAbove), "CompressAbove must be 0 (never) or a positive length.");
         }
 
+        if (options.ProbeInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.ProbeInterval), "ProbeInterval must be positive.");
+        }
+
+        if (options.FailoverAfter <= TimeSpan.Zero && options.FailoverAfter != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.FailoverAfter), "FailoverAfter must be positive, or Timeout.InfiniteTimeSpan (never).");
+        }
+
         _endPoint = endPoint;
         _options = options;
+        _time = options.TimeProvider ?? TimeProvider.System;
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<PeerClient>() ?? NullLogger.Instance;
-        Breaker = new CircuitBreaker(options.BreakerThreshold, options.BreakerWindow, TimeSpan.FromSeconds(30));
+        Breaker = new CircuitBreaker(options.BreakerThreshold, options.BreakerWindow, TimeSpan.FromSeconds(30), _time);
     }
 
     /// <summary>Bytes of answers received from the peer so far (frame headers included), over every connection. Thread-safe.</summary>
     public long BytesReceived => Interlocked.Read(ref _received.Value);
+
+    /// <summary>Requests of the data path that failed (timed out, refused, connection lost) so far; skipped requests (breaker open) are not counted. Thread-safe.</summary>
+    public long FailedRequests => Interlocked.Read(ref _failedRequests);
 
     /// <summary>The peer's address.</summary>
     public EndPoint EndPoint => _endPoint;
@@ -213,26 +239,31 @@ internal sealed partial class PeerClient : IAsyncDisposable
         return payload.TryReadInt64(out var number) ? number : null;
     }
 
-    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true)
+    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true, bool probe = false)
     {
-        if (Volatile.Read(ref _disposed) != 0 || (recordOutcome ? !Breaker.AllowRequest() : Breaker.IsOpen))
+        if (Volatile.Read(ref _disposed) != 0 || (!probe && (recordOutcome ? !Breaker.AllowRequest() : Breaker.IsOpen)))
         {
             return null;
         }
 
         Connection? connection = null;
         uint id = 0;
+        var silence = timeoutOverride ?? _options.RequestTimeout;
         try
         {
-            using var timeout = new CancellationTokenSource(timeoutOverride ?? _options.RequestTimeout);
+            using var timeout = new CancellationTokenSource(silence, _time);
             connection = await GetConnectionAsync(timeout.Token);
             id = (uint)Interlocked.Increment(ref _nextId);
             var pending = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
             connection.Pending[id] = pending;
             var frame = new PeerFrameBuilder().Start(op, id);
             build(frame, state, connection.CompressAbove);
-            await connection.SendAsync(frame.Finish(), timeout.Token);
-            var reply = await pending.Task.WaitAsync(timeout.Token);
+            var bytes = frame.Finish();
+
+            // A large request on a slow link may take longer to send than the silence allowed: give it its size's worth.
+            timeout.CancelAfter(silence + TimeSpan.FromSeconds(bytes.Length / LeastBytesPerSecond));
+            await connection.SendAsync(bytes, timeout.Token);
+            var reply = await WaitForReplyAsync(connection, pending.Task, silence, bytes.Length);
             if (recordOutcome)
             {
                 Breaker.RecordSuccess();
@@ -245,11 +276,99 @@ internal sealed partial class PeerClient : IAsyncDisposable
             connection?.Pending.TryRemove(id, out _);
             if (recordOutcome)
             {
+                Interlocked.Increment(ref _failedRequests);
                 Breaker.RecordFailure();
+                if (Breaker.IsOpen)
+                {
+                    StartProbing();
+                }
             }
 
             LogRequestFailed(_logger, ex, _endPoint, op);
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Waits for a reply while the connection is not silent: it fails once the peer has sent nothing for
+    /// <paramref name="silence"/> (measured from the request or the last byte received, whichever is later),
+    /// or once the total deadline passes: the larger of <paramref name="silence"/> and one second, plus a second
+    /// per MiB sent and received meanwhile. A stopped or cut-off peer sends nothing and fails fast; a large
+    /// reply on a slow link keeps bytes coming and completes.
+    /// </summary>
+    private async Task<Reply> WaitForReplyAsync(Connection connection, Task<Reply> reply, TimeSpan silence, long sent)
+    {
+        var start = _time.GetTimestamp();
+        var receivedAtStart = connection.ReceivedBytes;
+        var floor = silence > TimeSpan.FromSeconds(1) ? silence : TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            var now = _time.GetTimestamp();
+            var quiet = _time.GetElapsedTime(Math.Max(start, connection.LastReceived), now);
+            var elapsed = _time.GetElapsedTime(start, now);
+            var total = floor + TimeSpan.FromSeconds((sent + connection.ReceivedBytes - receivedAtStart) / LeastBytesPerSecond);
+            if (quiet >= silence || elapsed >= total)
+            {
+                throw new TimeoutException(quiet >= silence ? $"The peer sent nothing for {quiet.TotalMilliseconds:0} ms." : $"The reply took longer than {total.TotalMilliseconds:0} ms.");
+            }
+
+            var wait = silence - quiet < total - elapsed ? silence - quiet : total - elapsed;
+            try
+            {
+                return await reply.WaitAsync(wait, _time);
+            }
+            catch (TimeoutException)
+            {
+                // Not yet an answer: look again at whether bytes kept coming meanwhile.
+            }
+        }
+    }
+
+    /// <summary>Starts the background probe of an open breaker, unless one runs already.</summary>
+    private void StartProbing()
+    {
+        if (Volatile.Read(ref _disposed) == 0 && Interlocked.CompareExchange(ref _probeRunning, 1, 0) == 0)
+        {
+            _ = ProbeLoopAsync();
+        }
+    }
+
+    /// <summary>
+    /// Pings the peer until it answers, then closes the breaker: a member that is back is used again within
+    /// about <see cref="PeerClientOptions.ProbeInterval"/>, whatever the fault's length. Each probe runs over a
+    /// fresh connection: one that stayed silent may sit behind TCP's retransmission back-off (after a partition,
+    /// seconds), and a fresh connection also proves the handshake (cluster identity and secret) again.
+    /// </summary>
+    private async Task ProbeLoopAsync()
+    {
+        var delay = FirstProbe < _options.ProbeInterval ? FirstProbe : _options.ProbeInterval;
+        var probeTimeout = _options.RequestTimeout > _options.ProbeInterval ? _options.RequestTimeout : _options.ProbeInterval;
+        try
+        {
+            while (Volatile.Read(ref _disposed) == 0 && Breaker.IsOpen)
+            {
+                await Task.Delay(delay, _time);
+                Volatile.Read(ref _connection)?.Dispose();
+                var reply = await RequestAsync(PeerOp.Ping, static (_, _, _) => { }, 0, probeTimeout, recordOutcome: false, probe: true);
+                if (reply?.Op == PeerOp.Pong)
+                {
+                    Breaker.RecordSuccess();
+                    LogPeerBack(_logger, _endPoint);
+                    break;
+                }
+
+                delay = delay + delay < _options.ProbeInterval ? delay + delay : _options.ProbeInterval;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _probeRunning, 0);
+        }
+
+        // The breaker may have opened again between the last look and the flag's reset.
+        if (Breaker.IsOpen)
+        {
+            StartProbing();
         }
     }
 
@@ -273,7 +392,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
             current?.Dispose();
             using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             connectTimeout.CancelAfter(_options.ConnectTimeout);
-            var connection = await Connection.OpenAsync(_endPoint, _options, _received, connectTimeout.Token);
+            var connection = await Connection.OpenAsync(_endPoint, _options, _received, _time, connectTimeout.Token);
             Volatile.Write(ref _connection, connection);
             return connection;
         }
@@ -290,6 +409,9 @@ internal sealed partial class PeerClient : IAsyncDisposable
         /// <summary>The value-size threshold for compression agreed on the connection that carried the reply (0: none).</summary>
         public int CompressAbove { get; init; }
     }
+
+    [LoggerMessage(EventId = 3302, Level = LogLevel.Information, Message = "Peer {EndPoint} answers again; its breaker is closed")]
+    private static partial void LogPeerBack(ILogger logger, EndPoint endPoint);
 
     [LoggerMessage(EventId = 3301, Level = LogLevel.Debug, Message = "Peer {EndPoint}: {Op} failed; its keys are misses for now")]
     private static partial void LogRequestFailed(ILogger logger, Exception exception, EndPoint endPoint, PeerOp op);

@@ -11,7 +11,11 @@ public sealed class PeerClientOptions
     /// <summary>The shared secret to prove (HMAC challenge; it never travels). Null: none.</summary>
     public string? Secret { get; set; }
 
-    /// <summary>How long a request may take before it counts as failed (a miss). Default 50 ms.</summary>
+    /// <summary>
+    /// How long the peer may stay silent (send no byte) while a request waits before the request counts as
+    /// failed (a miss). Silence, not size: a reply that keeps arriving is waited for, up to a total deadline of
+    /// the larger of this and one second, plus a second per MiB sent and received. Default 50 ms.
+    /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>How long a RESP command forwarded to the peer (the owner of its keys) may take. Default 5 s.</summary>
@@ -23,8 +27,24 @@ public sealed class PeerClientOptions
     /// <summary>Consecutive failures after which the peer is skipped for a back-off window. Default 3.</summary>
     public int BreakerThreshold { get; set; } = 3;
 
-    /// <summary>The first back-off window; it doubles after each failed probe, up to 30 s. Default 1 s.</summary>
+    /// <summary>The first back-off window; it doubles after each failed probe, up to 30 s. Default 1 s. (The background probe, <see cref="ProbeInterval"/>, closes the breaker as soon as the peer answers, whatever the window.)</summary>
     public TimeSpan BreakerWindow { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// While the breaker is open, the peer is pinged in the background over a fresh connection: first after
+    /// 25 ms, then at doubling intervals up to this cap; the first answer closes the breaker. Default 250 ms.
+    /// </summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// A member unreachable (breaker open, probes unanswered) for longer than this leaves the slot map of every
+    /// member that still reaches a majority of the mesh: its slots are split over the others until it answers
+    /// again. Default 10 s; <see cref="Timeout.InfiniteTimeSpan"/>: never.
+    /// </summary>
+    public TimeSpan FailoverAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The clock of timeouts, probes and failover (tests drive it). Default: the system's.</summary>
+    public TimeProvider? TimeProvider { get; set; }
 
     /// <summary>
     /// Values at least this long travel LZ4-compressed (each way) when the peer agrees and compression saves

@@ -56,4 +56,20 @@ public class CircuitBreakerTests
         clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(breaker.AllowRequest());
     }
+
+    [Fact]
+    public void OpenFor_counts_from_the_first_opening_through_failed_probes_and_resets_on_success()
+    {
+        var clock = new ManualTimeProvider(Start);
+        var breaker = new CircuitBreaker(1, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), clock);
+        Assert.Equal(TimeSpan.Zero, breaker.OpenFor);
+        breaker.RecordFailure();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(breaker.AllowRequest());
+        breaker.RecordFailure();
+        clock.Advance(TimeSpan.FromSeconds(4));
+        Assert.Equal(TimeSpan.FromSeconds(5), breaker.OpenFor);
+        breaker.RecordSuccess();
+        Assert.Equal(TimeSpan.Zero, breaker.OpenFor);
+    }
 }

@@ -23,6 +23,9 @@ internal interface IMeshRouter
     /// <summary>True when the data path already knows <paramref name="rank"/> to be down (its breaker is open): no need to wait for it.</summary>
     bool IsKnownDown(int rank);
 
+    /// <summary>True when the member has been unreachable past the mesh's <c>FailoverAfter</c> and has left the slot map (its slots have other owners until it returns).</summary>
+    bool HasLeft(int rank);
+
     /// <summary>
     /// Runs an encoded command (<see cref="ForwardedCommand.Encode"/>) on member <paramref name="rank"/> and returns its RESP reply,
     /// or null when the member did not answer. The returned buffer is the caller's.

@@ -32,17 +32,21 @@ internal sealed partial class RespSession
         }
         else if (a.Is(1, "INFO"u8) && a.Count == 2)
         {
+            // pfail: slots of a member this node cannot reach now; fail: none, since a member that left has handed its slots on.
+            var pfail = members.Where(m => m.State == MemberState.Unreachable).Sum(m => m.Ranges.Sum(r => r.End - r.Start + 1));
+            var left = members.Count(m => m.State == MemberState.Left);
             _out.Bulk(string.Create(CultureInfo.InvariantCulture,
-                $"cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{members.Length}\r\ncluster_size:{members.Length}\r\ncluster_current_epoch:1\r\ncluster_my_epoch:1\r\n"));
+                $"cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:{16384 - pfail}\r\ncluster_slots_pfail:{pfail}\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{members.Length}\r\ncluster_size:{members.Length - left}\r\ncluster_current_epoch:1\r\ncluster_my_epoch:1\r\n"));
         }
         else if (a.Is(1, "SLOTS"u8) && a.Count == 2)
         {
-            _out.ArrayHeader(members.Length);
-            foreach (var member in members)
+            var ranges = members.SelectMany(m => m.Ranges.Select(r => (Range: r, Member: m))).OrderBy(x => x.Range.Start).ToArray();
+            _out.ArrayHeader(ranges.Length);
+            foreach (var (range, member) in ranges)
             {
                 _out.ArrayHeader(3);
-                _out.IntegerValue(member.Start);
-                _out.IntegerValue(member.End);
+                _out.IntegerValue(range.Start);
+                _out.IntegerValue(range.End);
                 _out.ArrayHeader(3);
                 _out.Bulk(member.Host);
                 _out.IntegerValue(member.Port);
@@ -55,8 +59,10 @@ internal sealed partial class RespSession
             for (var i = 0; i < members.Length; i++)
             {
                 var m = members[i];
-                text.Append(CultureInfo.InvariantCulture,
-                    $"{m.Id} {m.Host}:{m.Port}@{m.Port} {(i == mesh.Rank ? "myself,master" : "master")} - 0 0 1 connected {m.Start}-{m.End}\n");
+                var flags = (i == mesh.Rank ? "myself,master" : "master") + m.State switch { MemberState.Unreachable => ",fail?", MemberState.Left => ",fail", _ => "" };
+                var link = m.State == MemberState.Up ? "connected" : "disconnected";
+                var slots = string.Concat(m.Ranges.Select(r => r.Start == r.End ? $" {r.Start}" : $" {r.Start}-{r.End}"));
+                text.Append(CultureInfo.InvariantCulture, $"{m.Id} {m.Host}:{m.Port}@{m.Port} {flags} - 0 0 1 {link}{slots}\n");
             }
 
             _out.Bulk(text.ToString());
@@ -68,9 +74,13 @@ internal sealed partial class RespSession
             {
                 _out.MapHeader(2);
                 _out.Bulk("slots");
-                _out.ArrayHeader(2);
-                _out.IntegerValue(m.Start);
-                _out.IntegerValue(m.End);
+                _out.ArrayHeader(2 * m.Ranges.Count);
+                foreach (var (start, end) in m.Ranges)
+                {
+                    _out.IntegerValue(start);
+                    _out.IntegerValue(end);
+                }
+
                 _out.Bulk("nodes");
                 _out.ArrayHeader(1);
                 _out.MapHeader(6);
@@ -85,7 +95,7 @@ internal sealed partial class RespSession
                 _out.Bulk("replication-offset");
                 _out.IntegerValue(0);
                 _out.Bulk("health");
-                _out.Bulk("online");
+                _out.Bulk(m.State == MemberState.Up ? "online" : "failed");
             }
         }
         else
@@ -94,19 +104,26 @@ internal sealed partial class RespSession
         }
     }
 
-    private sealed record Member(string Id, string Host, int Port, int Start, int End);
+    private enum MemberState
+    {
+        Up,
+        Unreachable,
+        Left,
+    }
 
-    /// <summary>The members in rank order, each with an id every node derives alike (a hash of its endpoint).</summary>
+    private sealed record Member(string Id, string Host, int Port, IReadOnlyList<(int Start, int End)> Ranges, MemberState State);
+
+    /// <summary>The members in rank order, each with an id every node derives alike (a hash of its endpoint), the slots the current map gives it, and its state as this node sees it.</summary>
     private static Member[] Members(IMeshRouter mesh)
     {
         var members = new Member[mesh.Endpoints.Count];
         for (var rank = 0; rank < members.Length; rank++)
         {
             var endPoint = (IPEndPoint)mesh.Endpoints[rank];
-            var (start, end) = mesh.Slots.RangeOf(rank);
             // 40 hex digits, as Redis node ids: the first 20 bytes of a SHA-256 of the endpoint.
             var id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(endPoint.ToString())).AsSpan(0, 20));
-            members[rank] = new Member(id, endPoint.Address.ToString(), endPoint.Port, start, end);
+            var state = mesh.HasLeft(rank) ? MemberState.Left : mesh.IsKnownDown(rank) ? MemberState.Unreachable : MemberState.Up;
+            members[rank] = new Member(id, endPoint.Address.ToString(), endPoint.Port, mesh.Slots.RangesOf(rank), state);
         }
 
         return members;
