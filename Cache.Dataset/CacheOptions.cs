@@ -62,4 +62,7 @@ public sealed class CacheOptions
     /// hosting several independent caches). When set, <see cref="CapacityPerNode"/> and
     /// <see cref="Policy"/> are the node's own and are not applied. The caller owns the node.</summary>
     public CacheNode? Node { get; set; }
+
+    /// <summary>A backend to use instead of a node or hosts (tests: a backend that records its calls).</summary>
+    internal ICacheBackend? BackendOverride { get; set; }
 }

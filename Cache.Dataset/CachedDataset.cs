@@ -15,7 +15,7 @@ namespace Cache.Dataset;
 /// <para>Thread-safety: safe for any number of loader threads; the source's indexer is called concurrently.</para>
 /// <para>Ownership: as <see cref="CacheLoader{T}"/>. Failures of the cache are misses, never exceptions.</para>
 /// </remarks>
-public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposable
+public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposable, IAsyncDisposable
 {
     private readonly IDataset<T> _source;
     private readonly SampleCache<T> _cache;
@@ -78,19 +78,18 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposabl
             keys[i] = KeyEncoding.Create(_cache.KeyPrefix, indices[i]);
         }
 
-        var samples = new T[keys.Length];
-        var found = new bool[keys.Length];
-        _cache.GetMany(keys, samples, found);
-        for (var i = 0; i < keys.Length; i++)
+        return _cache.GetOrProduceMany(keys, (Source: _source, Indices: indices), static (state, missed) => ProduceMisses(state.Source, state.Indices, missed));
+    }
+
+    private static T[] ProduceMisses(IDataset<T> source, IReadOnlyList<int> indices, List<int> missed)
+    {
+        var produced = new T[missed.Count];
+        for (var j = 0; j < produced.Length; j++)
         {
-            if (!found[i])
-            {
-                samples[i] = _source[indices[i]];
-                _cache.Add(keys[i], samples[i]);
-            }
+            produced[j] = source[indices[missed[j]]];
         }
 
-        return samples;
+        return produced;
     }
 
     /// <summary>The number of this dataset's samples in the cache (the buffer is flushed first).</summary>
@@ -99,11 +98,17 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposabl
     /// <summary>Removes this dataset's samples from the cache and the buffer; other datasets are untouched.</summary>
     public void Clear() => _cache.Clear();
 
-    /// <summary>Writes buffered samples to the cache now.</summary>
+    /// <summary>Waits until every sample buffered before the call has been answered for by the cache. Blocks the caller; prefer <see cref="FlushAsync"/>.</summary>
     public void Flush() => _cache.Flush();
 
-    /// <summary>Flushes the buffer. The process's cache itself lives on for other datasets.</summary>
+    /// <summary>Completes when every sample buffered before the call has been answered for by the cache.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken = default) => _cache.FlushAsync(cancellationToken);
+
+    /// <summary>Writes what is buffered and stops the background writer (waiting for its thread). The process's cache itself lives on for other datasets.</summary>
     public void Dispose() => _cache.Dispose();
+
+    /// <summary>As <see cref="Dispose"/>, without blocking the caller.</summary>
+    public ValueTask DisposeAsync() => _cache.DisposeAsync();
 
     /// <summary>Enumerates the samples in index order (each through the cache).</summary>
     public IEnumerator<T> GetEnumerator()
