@@ -15,10 +15,11 @@ namespace Cache.Dataset;
 /// <para>Thread-safety: safe for any number of loader threads; the source's indexer is called concurrently.</para>
 /// <para>Ownership: as <see cref="CacheLoader{T}"/>. Failures of the cache are misses, never exceptions.</para>
 /// </remarks>
-public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposable, IAsyncDisposable
+public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IPrefetchTarget, IDisposable, IAsyncDisposable
 {
     private readonly IDataset<T> _source;
     private readonly SampleCache<T> _cache;
+    private readonly PrefetchStage<T> _prefetch;
 
     /// <summary>Wraps an indexable source. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
     /// <param name="source">Where samples come from on a miss.</param>
@@ -28,7 +29,13 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposabl
     {
         ArgumentNullException.ThrowIfNull(source);
         _source = source;
-        _cache = new SampleCache<T>(CacheSettings.Resolve(options, defaultWriterBufferSize: 20), serializer);
+        if (options?.PrefetchCapacity is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PrefetchCapacity), options.PrefetchCapacity, "PrefetchCapacity must be at least 0.");
+        }
+
+        _cache = new SampleCache<T>(CacheSettings.Resolve(options!, defaultWriterBufferSize: 20), serializer);
+        _prefetch = new PrefetchStage<T>(this, options!.PrefetchCapacity);
     }
 
     /// <summary>Wraps any read-only list as the source.</summary>
@@ -36,6 +43,15 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposabl
         : this(new ListDataset(source ?? throw new ArgumentNullException(nameof(source))), options, serializer)
     {
     }
+
+    /// <summary>The cache core (the loader reads through it).</summary>
+    internal SampleCache<T> Cache => _cache;
+
+    /// <summary>The source (the loader's workers produce misses from it).</summary>
+    internal IDataset<T> Source => _source;
+
+    /// <summary>The full key of sample <paramref name="index"/>.</summary>
+    internal Engine.StoreKey KeyOf(int index) => KeyEncoding.Create(_cache.KeyPrefix, index);
 
     /// <summary>The dataset name that prefixes every key.</summary>
     public string DatasetName => _cache.DatasetName;
@@ -53,6 +69,11 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposabl
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+            if (_prefetch.TryTake(index, out var staged))
+            {
+                return staged;
+            }
+
             Span<byte> full = stackalloc byte[KeyEncoding.StackLimit];
             full = full[..KeyEncoding.Write(_cache.KeyPrefix, index, full)];
             if (_cache.TryGet(full, out var sample))
@@ -75,7 +96,7 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposabl
         {
             ArgumentOutOfRangeException.ThrowIfNegative(indices[i], nameof(indices));
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(indices[i], Count, nameof(indices));
-            keys[i] = KeyEncoding.Create(_cache.KeyPrefix, indices[i]);
+            keys[i] = KeyOf(indices[i]);
         }
 
         return _cache.GetOrProduceMany(keys, (Source: _source, Indices: indices), static (state, missed) => ProduceMisses(state.Source, state.Indices, missed));
@@ -92,6 +113,22 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposabl
         return produced;
     }
 
+    /// <summary>
+    /// A hint that the samples at <paramref name="indices"/> will be asked for soon: they are read from the cache in
+    /// the background (one batched read, one request per owner) into a staging area of
+    /// <see cref="CacheOptions.PrefetchCapacity"/> samples, and handed to the first <c>this[i]</c> that asks.
+    /// Returns at once; never does I/O on the caller's thread. Indices out of range, already staged, or beyond the
+    /// staging area's room are ignored; a miss is not staged (the indexer produces it). Thread-safe; the list is the caller's.
+    /// </summary>
+    public void Prefetch(IReadOnlyList<long> indices)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        _prefetch.Hint(indices);
+    }
+
+    /// <summary>The prefetch staging area (tests read its counters).</summary>
+    internal PrefetchStage<T> PrefetchStage => _prefetch;
+
     /// <summary>The number of this dataset's samples in the cache (the buffer is flushed first).</summary>
     public long NumKeys() => _cache.CountKeys();
 
@@ -105,10 +142,19 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IDisposabl
     public Task FlushAsync(CancellationToken cancellationToken = default) => _cache.FlushAsync(cancellationToken);
 
     /// <summary>Writes what is buffered and stops the background writer (waiting for its thread). The process's cache itself lives on for other datasets.</summary>
-    public void Dispose() => _cache.Dispose();
+    public void Dispose()
+    {
+        _prefetch.Dispose();
+        _cache.Dispose();
+    }
 
     /// <summary>As <see cref="Dispose"/>, without blocking the caller.</summary>
-    public ValueTask DisposeAsync() => _cache.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _prefetch.StopAsync().ConfigureAwait(false);
+        _prefetch.Dispose();
+        await _cache.DisposeAsync().ConfigureAwait(false);
+    }
 
     /// <summary>Enumerates the samples in index order (each through the cache).</summary>
     public IEnumerator<T> GetEnumerator()

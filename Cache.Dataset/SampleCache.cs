@@ -154,6 +154,9 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
     /// <summary>Waits until every queued sample has been answered for by the backend.</summary>
     public void Flush() => _writeBehind.Flush();
 
+    /// <summary>Asks the write-behind to write what it holds now, without waiting (the end of an epoch).</summary>
+    public void RequestFlush() => _writeBehind.RequestFlush();
+
     /// <summary>Completes when every queued sample has been answered for by the backend.</summary>
     public Task FlushAsync(CancellationToken cancellationToken = default) => _writeBehind.FlushAsync(cancellationToken);
 

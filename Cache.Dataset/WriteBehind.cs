@@ -116,6 +116,9 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>Has the flusher write what it holds now, even below the writer buffer size, without waiting for it.</summary>
+    public void RequestFlush() => TryEnqueue(new Item(null, null, new Barrier(synchronous: false)));
+
     /// <summary>Completes when every sample queued before the call has been answered for by the backend.</summary>
     public Task FlushAsync(CancellationToken cancellationToken = default)
     {

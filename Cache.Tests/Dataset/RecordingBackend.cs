@@ -15,6 +15,7 @@ internal sealed class RecordingBackend : ICacheBackend, IDisposable
     private readonly SemaphoreSlim _writesEntered = new(0);
     private readonly SemaphoreSlim _writesAnswered = new(0);
     private int _getManyCalls;
+    private int _tryGetCalls;
 
     public string Description => "recording backend";
 
@@ -39,7 +40,13 @@ internal sealed class RecordingBackend : ICacheBackend, IDisposable
     /// <summary>Waits until a write has been answered.</summary>
     public void WaitForWriteAnswered() => Assert.True(_writesAnswered.Wait(TimeSpan.FromSeconds(30)), "no write was answered");
 
-    public bool TryGet(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value) => _store.TryGet(key, out value);
+    public int TryGetCalls => Volatile.Read(ref _tryGetCalls);
+
+    public bool TryGet(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value)
+    {
+        Interlocked.Increment(ref _tryGetCalls);
+        return _store.TryGet(key, out value);
+    }
 
     public void GetMany(ReadOnlySpan<StoreKey> keys, Span<ReadOnlyMemory<byte>> values, Span<bool> found)
     {
