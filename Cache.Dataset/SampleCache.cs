@@ -28,10 +28,17 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
         _settings = settings;
         _serializer = serializer ?? SampleSerializer.Default<T>();
         _logger = settings.LoggerFactory.CreateLogger("Cache.Dataset." + settings.DatasetName);
-        _writeBehind = new WriteBehind(settings.Backend, settings.DatasetName, settings.WriterBufferSize, Math.Max(4 * settings.WriterBufferSize, 256), _logger);
+        _writeBehind = new WriteBehind(settings.Backend, settings.DatasetName, settings.WriterBufferSize, QueueBound(settings.WriterBufferSize), _logger);
     }
 
     public string DatasetName => _settings.DatasetName;
+
+    /// <summary>
+    /// The most samples the write-behind holds: 4x the writer buffer, at least 1024, so that a burst of
+    /// producers that outruns the flusher for a moment (a thread is never as quick to wake as a loop is to add)
+    /// does not drop samples; a backend that stays slow still cannot grow the queue without bound.
+    /// </summary>
+    internal static int QueueBound(int writerBufferSize) => Math.Max(4 * writerBufferSize, 1024);
 
     /// <summary>UTF-8 of <c>{DatasetName}:</c>; a full key is this prefix and the sample's key.</summary>
     public ReadOnlySpan<byte> KeyPrefix => _settings.KeyPrefix;

@@ -75,19 +75,20 @@ public class WriteBehindTests
     public void Past_the_bound_samples_are_dropped_and_counted()
     {
         using var backend = new RecordingBackend();
-        using var dataset = new CachedDataset<byte[]>(new IndexSource(400), Options(backend, "bound", 1));
+        using var dataset = new CachedDataset<byte[]>(new IndexSource(1200), Options(backend, "bound", 1));
         backend.HoldWrites();
-        for (var i = 0; i < 400; i++)
+        for (var i = 0; i < 1200; i++)
         {
             _ = dataset[i];
         }
 
-        // Capacity is max(4 x WriterBufferSize, 256): 256 samples wait (some inside the held write), 144 are dropped.
-        Assert.Equal(144, dataset.Statistics.Dropped);
+        // The bound is max(4 x WriterBufferSize, 1024): 1024 samples wait (some inside the held write), 176 are dropped.
+        Assert.Equal(1024, SampleCache<byte[]>.QueueBound(1));
+        Assert.Equal(176, dataset.Statistics.Dropped);
         backend.OpenWrites();
         dataset.Flush();
-        Assert.Equal(256, backend.Store.CountKeys("bound:"u8));
-        Assert.Equal(256, dataset.Statistics.Written);
+        Assert.Equal(1024, backend.Store.CountKeys("bound:"u8));
+        Assert.Equal(1024, dataset.Statistics.Written);
     }
 
     [Fact]
