@@ -1,6 +1,7 @@
 using System.Globalization;
 using Cache.Engine;
 using Cache.Transport;
+using Cache.Transport.Mesh;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -101,7 +102,7 @@ internal sealed class CacheSettings
                 ? CacheNode.AcquireProcessMeshNode(nodeOptions, MeshEnvironment.Read())
                 : CacheNode.AcquireProcessNode(nodeOptions));
 
-        node.RegisterDataset(options.DatasetName);
+        node.TrackKeyPrefix(options.DatasetName + ":");
         return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, node, loggerFactory);
     }
 
