@@ -8,8 +8,7 @@ internal static class BackendAsync
 {
     public static ValueTask GetManyAsync(ICacheBackend backend, StoreKey[] keys, ReadOnlyMemory<byte>[] values, bool[] found, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        backend.GetMany(keys, values, found);
-        return ValueTask.CompletedTask;
+        // Natively asynchronous in the mesh and the Redis backend: no thread waits for a peer's reply.
+        return backend.GetManyAsync(keys, values, found, cancellationToken);
     }
 }

@@ -65,8 +65,34 @@ public sealed class CacheLoader<T> : IDisposable, IAsyncDisposable
     /// </summary>
     public IReadOnlyList<T> GetMany(IReadOnlyList<string> keys, Func<IReadOnlyList<string>, IReadOnlyList<T>> loadMany)
     {
-        ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(loadMany);
+        var full = FullKeys(keys);
+
+        return _cache.GetOrProduceMany(full, (Keys: keys, Load: loadMany), static (state, missed) =>
+            missed.Count == 0 ? [] : state.Load(missed.ConvertAll(i => state.Keys[i])));
+    }
+
+    /// <summary>As <see cref="Get(string, Func{string, T})"/>, asynchronously: the cache read waits on no thread; <paramref name="load"/> runs on the continuation.</summary>
+    public async ValueTask<T> GetAsync(string key, Func<string, T> load, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(load);
+        var values = await GetManyAsync([key], missed => [load(missed[0])], cancellationToken).ConfigureAwait(false);
+        return values[0];
+    }
+
+    /// <summary>As <see cref="GetMany"/>, asynchronously: one batched read of the cache that waits on no thread; <paramref name="loadMany"/> runs on the continuation.</summary>
+    public async ValueTask<IReadOnlyList<T>> GetManyAsync(IReadOnlyList<string> keys, Func<IReadOnlyList<string>, IReadOnlyList<T>> loadMany, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(loadMany);
+        var full = FullKeys(keys);
+        return await _cache.GetOrProduceManyAsync(full, (Keys: keys, Load: loadMany), static (state, missed) =>
+            missed.Count == 0 ? [] : state.Load(missed.ConvertAll(i => state.Keys[i])), cancellationToken).ConfigureAwait(false);
+    }
+
+    private Engine.StoreKey[] FullKeys(IReadOnlyList<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
         var full = new Engine.StoreKey[keys.Count];
         for (var i = 0; i < full.Length; i++)
         {
@@ -74,8 +100,7 @@ public sealed class CacheLoader<T> : IDisposable, IAsyncDisposable
             full[i] = KeyEncoding.Create(_cache.KeyPrefix, keys[i]);
         }
 
-        return _cache.GetOrProduceMany(full, (Keys: keys, Load: loadMany), static (state, missed) =>
-            missed.Count == 0 ? [] : state.Load(missed.ConvertAll(i => state.Keys[i])));
+        return full;
     }
 
     /// <summary>The number of keys of this dataset in the cache (the buffer is flushed first).</summary>

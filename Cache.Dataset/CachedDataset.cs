@@ -91,6 +91,34 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IPrefetchT
     public IReadOnlyList<T> GetMany(IReadOnlyList<int> indices)
     {
         ArgumentNullException.ThrowIfNull(indices);
+        var keys = KeysOf(indices);
+        return _cache.GetOrProduceMany(keys, (Source: _source, Indices: indices), static (state, missed) => ProduceMisses(state.Source, state.Indices, missed));
+    }
+
+    /// <summary>Sample <paramref name="index"/>, asynchronously: the cache read waits on no thread; a miss is produced by the source on the continuation.</summary>
+    public async ValueTask<T> GetAsync(int index, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+        if (_prefetch.TryTake(index, out var staged))
+        {
+            return staged;
+        }
+
+        var samples = await GetManyAsync([index], cancellationToken).ConfigureAwait(false);
+        return samples[0];
+    }
+
+    /// <summary>As <see cref="GetMany"/>, asynchronously: one batched read of the cache that waits on no thread; misses are produced by the source on the continuation.</summary>
+    public async ValueTask<IReadOnlyList<T>> GetManyAsync(IReadOnlyList<int> indices, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        var keys = KeysOf(indices);
+        return await _cache.GetOrProduceManyAsync(keys, (Source: _source, Indices: indices), static (state, missed) => ProduceMisses(state.Source, state.Indices, missed), cancellationToken).ConfigureAwait(false);
+    }
+
+    private Engine.StoreKey[] KeysOf(IReadOnlyList<int> indices)
+    {
         var keys = new Engine.StoreKey[indices.Count];
         for (var i = 0; i < keys.Length; i++)
         {
@@ -99,7 +127,7 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IPrefetchT
             keys[i] = KeyOf(indices[i]);
         }
 
-        return _cache.GetOrProduceMany(keys, (Source: _source, Indices: indices), static (state, missed) => ProduceMisses(state.Source, state.Indices, missed));
+        return keys;
     }
 
     private static T[] ProduceMisses(IDataset<T> source, IReadOnlyList<int> indices, List<int> missed)

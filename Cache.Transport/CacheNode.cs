@@ -225,25 +225,10 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
             }
         }
 
-        for (var i = 0; i < keys.Length; i++)
-        {
-            if (mesh is null || mesh.Slots.OwnerOfKey(keys[i].Span) == mesh.Rank)
-            {
-                found[i] = Store.TryGet(keys[i].Span, out values[i]);
-            }
-        }
-
+        ReadLocal(keys, values, found, mesh);
         foreach (var (indices, task) in remote ?? [])
         {
-            var answer = task.GetAwaiter().GetResult();
-            for (var j = 0; answer is not null && j < indices.Length; j++)
-            {
-                if (answer[j] is { } bytes)
-                {
-                    values[indices[j]] = bytes;
-                    found[indices[j]] = true;
-                }
-            }
+            Scatter(indices, task.GetAwaiter().GetResult(), values, found);
         }
     }
 

@@ -57,6 +57,19 @@ internal sealed class RecordingBackend : ICacheBackend, IDisposable
         }
     }
 
+    public ValueTask GetManyAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        GetMany(keys.Span, values.Span, found.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default)
+    {
+        SetMany(entries.Span, results.Span);
+        return ValueTask.CompletedTask;
+    }
+
     public void SetMany(ReadOnlySpan<KeyValuePair<StoreKey, byte[]>> entries, Span<SetResult> results)
     {
         WriterThreads.Add(Environment.CurrentManagedThreadId);

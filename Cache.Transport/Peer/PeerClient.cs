@@ -75,7 +75,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
     /// Reads many keys: element i is key i's value, or null when missing. Null as a whole when the peer
     /// failed (every key a miss). The values are slices of one new array that belongs to the caller.
     /// </summary>
-    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys)
+    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) =>
@@ -85,7 +85,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
             {
                 frame.Bytes(key.Span);
             }
-        }, keys);
+        }, keys, cancellationToken: cancellationToken);
         if (reply?.Op != PeerOp.GetReply)
         {
             return null;
@@ -134,7 +134,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
     }
 
     /// <summary>Writes many entries; element i is entry i's outcome (<see cref="SetResult.Failed"/> for all when the peer failed).</summary>
-    public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries)
+    public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
         var results = new SetResult[entries.Count];
@@ -154,7 +154,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
                     frame.Bytes(value);
                 }
             }
-        }, entries);
+        }, entries, cancellationToken: cancellationToken);
         if (reply?.Op != PeerOp.SetReply)
         {
             return results;
@@ -264,7 +264,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
         return payload.TryReadInt64(out var number) ? number : null;
     }
 
-    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true)
+    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _disposed) != 0 || (recordOutcome ? !Breaker.AllowRequest() : Breaker.IsOpen))
         {
@@ -275,7 +275,8 @@ internal sealed partial class PeerClient : IAsyncDisposable
         uint id = 0;
         try
         {
-            using var timeout = new CancellationTokenSource(timeoutOverride ?? _options.RequestTimeout);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(timeoutOverride ?? _options.RequestTimeout);
             connection = await GetConnectionAsync(timeout.Token);
             id = (uint)Interlocked.Increment(ref _nextId);
             var pending = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -290,6 +291,12 @@ internal sealed partial class PeerClient : IAsyncDisposable
             }
 
             return reply;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up: not the peer's failure, so the breaker is left alone.
+            connection?.Pending.TryRemove(id, out _);
+            throw;
         }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or SocketException or IOException or ObjectDisposedException or PeerRefusedException or InvalidOperationException)
         {
