@@ -43,7 +43,7 @@ internal sealed partial class PeerClient
                 await socket.ConnectAsync(endPoint, cancellationToken);
                 connection = new Connection(socket, received);
                 await connection.HandshakeAsync(options, cancellationToken);
-                _ = connection.ReceiveLoopAsync();
+                connection.StartReceiving();
                 return connection;
             }
             catch
@@ -97,27 +97,6 @@ internal sealed partial class PeerClient
                         waiting.TrySetException(new IOException("The peer connection closed."));
                     }
                 }
-            }
-        }
-
-        private async Task ReceiveLoopAsync()
-        {
-            try
-            {
-                while (await ReadFrameAsync(CancellationToken.None) is { } reply)
-                {
-                    if (Pending.TryRemove(reply.Id, out var waiting))
-                    {
-                        waiting.TrySetResult(reply);
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
-            {
-            }
-            finally
-            {
-                Break();
             }
         }
     }

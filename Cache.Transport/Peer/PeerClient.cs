@@ -86,13 +86,19 @@ internal sealed partial class PeerClient : IAsyncDisposable
                 frame.Bytes(key.Span);
             }
         }, keys, cancellationToken: cancellationToken);
+        return ParseGetReply(reply, keys.Count);
+    }
+
+    /// <summary>A Get reply's values (slices of its payload, decoded when compressed); null when the peer failed or the reply is malformed.</summary>
+    private static ReadOnlyMemory<byte>?[]? ParseGetReply(Reply? reply, int expected)
+    {
         if (reply?.Op != PeerOp.GetReply)
         {
             return null;
         }
 
         var payload = new PeerPayloadReader(reply.Payload);
-        if (!payload.TryReadInt32(out var count) || count != keys.Count)
+        if (!payload.TryReadInt32(out var count) || count != expected)
         {
             return null;
         }
@@ -341,7 +347,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
         }
     }
 
-    private sealed record Reply(PeerOp Op, byte[] Payload)
+    internal sealed record Reply(PeerOp Op, byte[] Payload)
     {
         public uint Id { get; init; }
 
