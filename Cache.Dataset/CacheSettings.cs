@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Cache.Engine;
 using Cache.Transport;
 using Cache.Transport.Mesh;
@@ -17,7 +16,7 @@ internal sealed class CacheSettings
     private CacheSettings(string datasetName, int writerBufferSize, int compressAtLeast, ICacheBackend backend, ILoggerFactory loggerFactory)
     {
         DatasetName = datasetName;
-        KeyPrefix = Encoding.UTF8.GetBytes(datasetName + ":");
+        KeyPrefix = KeyEncoding.Prefix(datasetName);
         WriterBufferSize = writerBufferSize;
         CompressAtLeast = compressAtLeast;
         Backend = backend;
@@ -78,6 +77,11 @@ internal sealed class CacheSettings
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var launch = LaunchEnvironment.Read();
         var compressAtLeast = options.Compression == SampleCompression.Lz4 ? CompressAtLeastBytes : 0;
+        if (options.BackendOverride is { } custom)
+        {
+            return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, custom, loggerFactory);
+        }
+
         if (options.Hosts.Count > 0)
         {
             var redis = SharedRedisBackends.Acquire(options.Hosts, options.ClusterMode, launch.NodeRank, loggerFactory);

@@ -205,7 +205,8 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
             return Store.TryGet(key, out value);
         }
 
-        var values = mesh.Clients[owner]!.GetManyAsync([StoreKey.Copy(key)]).GetAwaiter().GetResult();
+        // Synchronous end to end: the reply's reader thread wakes this one, no pool thread is needed.
+        var values = mesh.Clients[owner]!.GetMany([StoreKey.Copy(key)]);
         value = values?[0] ?? default;
         return values?[0] is not null;
     }
@@ -215,7 +216,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
     {
         var mesh = Mesh;
         found.Clear();
-        List<(int[] Indices, Task<ReadOnlyMemory<byte>?[]?> Task)>? remote = null;
+        List<(int[] Indices, PeerClient Client, PeerClient.SyncRequest Request)>? remote = null;
         if (mesh is not null)
         {
             // One request per owner, all in flight together; local keys are read meanwhile.
@@ -224,30 +225,16 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
             {
                 if (group.Owner != mesh.Rank)
                 {
-                    remote.Add((group.Indices, mesh.Clients[group.Owner]!.GetManyAsync(OwnerBatch.Select(keys, group))));
+                    var client = mesh.Clients[group.Owner]!;
+                    remote.Add((group.Indices, client, client.BeginGetMany(OwnerBatch.Select(keys, group))));
                 }
             }
         }
 
-        for (var i = 0; i < keys.Length; i++)
+        ReadLocal(keys, values, found, mesh);
+        foreach (var (indices, client, request) in remote ?? [])
         {
-            if (mesh is null || mesh.Slots.OwnerOfKey(keys[i].Span) == mesh.Rank)
-            {
-                found[i] = Store.TryGet(keys[i].Span, out values[i]);
-            }
-        }
-
-        foreach (var (indices, task) in remote ?? [])
-        {
-            var answer = task.GetAwaiter().GetResult();
-            for (var j = 0; answer is not null && j < indices.Length; j++)
-            {
-                if (answer[j] is { } bytes)
-                {
-                    values[indices[j]] = bytes;
-                    found[indices[j]] = true;
-                }
-            }
+            Scatter(indices, client.EndGetMany(request), values, found);
         }
     }
 

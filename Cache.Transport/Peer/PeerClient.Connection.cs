@@ -9,7 +9,7 @@ namespace Cache.Transport.Peer;
 internal sealed partial class PeerClient
 {
     /// <summary>One connection: a send lock, the requests waiting for answers, and the loop that reads answers.</summary>
-    private sealed partial class Connection : IDisposable
+    internal sealed partial class Connection : IDisposable
     {
         private readonly Socket _socket;
         private readonly NetworkStream _stream;
@@ -57,7 +57,7 @@ internal sealed partial class PeerClient
                 await socket.ConnectAsync(endPoint, cancellationToken);
                 connection = new Connection(socket, received, time);
                 await connection.HandshakeAsync(options, cancellationToken);
-                _ = connection.ReceiveLoopAsync();
+                connection.StartReceiving();
                 return connection;
             }
             catch
@@ -111,27 +111,6 @@ internal sealed partial class PeerClient
                         waiting.TrySetException(new IOException("The peer connection closed."));
                     }
                 }
-            }
-        }
-
-        private async Task ReceiveLoopAsync()
-        {
-            try
-            {
-                while (await ReadFrameAsync(CancellationToken.None) is { } reply)
-                {
-                    if (Pending.TryRemove(reply.Id, out var waiting))
-                    {
-                        waiting.TrySetResult(reply);
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
-            {
-            }
-            finally
-            {
-                Break();
             }
         }
     }

@@ -6,7 +6,7 @@ namespace Cache.Transport.Peer;
 internal sealed partial class PeerClient
 {
     /// <summary>The handshake and the frame reader of a connection: what is read before and while answers arrive.</summary>
-    private sealed partial class Connection
+    internal sealed partial class Connection
     {
         private async Task HandshakeAsync(PeerClientOptions options, CancellationToken cancellationToken)
         {

@@ -101,15 +101,15 @@ internal sealed partial class PeerClient : IAsyncDisposable
     /// Reads many keys: element i is key i's value, or null when missing. Null as a whole when the peer
     /// failed (every key a miss). The values are slices of one new array that belongs to the caller.
     /// </summary>
-    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys)
+    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) => PeerGetCodec.WriteRequest(frame, k), keys);
+        var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) => PeerGetCodec.WriteRequest(frame, k), keys, cancellationToken: cancellationToken);
         return reply?.Op == PeerOp.GetReply ? PeerGetCodec.ReadReply(reply.Payload, keys.Count, reply.CompressAbove > 0) : null;
     }
 
     /// <summary>Writes many entries; element i is entry i's outcome (<see cref="SetResult.Failed"/> for all when the peer failed).</summary>
-    public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries)
+    public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
         var results = new SetResult[entries.Count];
@@ -129,7 +129,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
                     frame.Bytes(value);
                 }
             }
-        }, entries);
+        }, entries, cancellationToken: cancellationToken);
         if (reply?.Op != PeerOp.SetReply)
         {
             return results;
@@ -239,7 +239,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
         return payload.TryReadInt64(out var number) ? number : null;
     }
 
-    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true, bool probe = false)
+    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true, bool probe = false, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _disposed) != 0 || (!probe && (recordOutcome ? !Breaker.AllowRequest() : Breaker.IsOpen)))
         {
@@ -251,7 +251,8 @@ internal sealed partial class PeerClient : IAsyncDisposable
         var silence = timeoutOverride ?? _options.RequestTimeout;
         try
         {
-            using var timeout = new CancellationTokenSource(silence, _time);
+            using var timer = new CancellationTokenSource(silence, _time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, cancellationToken);
             connection = await GetConnectionAsync(timeout.Token);
             id = (uint)Interlocked.Increment(ref _nextId);
             var pending = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -261,9 +262,23 @@ internal sealed partial class PeerClient : IAsyncDisposable
             var bytes = frame.Finish();
 
             // A large request on a slow link may take longer to send than the silence allowed: give it its size's worth.
-            timeout.CancelAfter(silence + TimeSpan.FromSeconds(bytes.Length / LeastBytesPerSecond));
+            timer.CancelAfter(silence + TimeSpan.FromSeconds(bytes.Length / LeastBytesPerSecond));
             await connection.SendAsync(bytes, timeout.Token);
-            var reply = await WaitForReplyAsync(connection, pending.Task, silence, bytes.Length);
+            var wait = new ReplyWait(this, connection, silence, bytes.Length);
+            Reply reply;
+            while (true)
+            {
+                try
+                {
+                    reply = await pending.Task.WaitAsync(wait.Next(), _time, cancellationToken);
+                    break;
+                }
+                catch (TimeoutException)
+                {
+                    // Not yet an answer: look again at whether bytes kept coming meanwhile.
+                }
+            }
+
             if (recordOutcome)
             {
                 Breaker.RecordSuccess();
@@ -271,56 +286,68 @@ internal sealed partial class PeerClient : IAsyncDisposable
 
             return reply;
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up: not the peer's failure, so the breaker is left alone.
+            connection?.Pending.TryRemove(id, out _);
+            throw;
+        }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or SocketException or IOException or ObjectDisposedException or PeerRefusedException or InvalidOperationException)
         {
             connection?.Pending.TryRemove(id, out _);
             if (recordOutcome)
             {
-                Interlocked.Increment(ref _failedRequests);
-                Breaker.RecordFailure();
-                if (Breaker.IsOpen)
-                {
-                    StartProbing();
-                }
+                Failed(op, ex);
+            }
+            else
+            {
+                LogRequestFailed(_logger, ex, _endPoint, op);
             }
 
-            LogRequestFailed(_logger, ex, _endPoint, op);
             return null;
         }
     }
 
-    /// <summary>
-    /// Waits for a reply while the connection is not silent: it fails once the peer has sent nothing for
-    /// <paramref name="silence"/> (measured from the request or the last byte received, whichever is later),
-    /// or once the total deadline passes: the larger of <paramref name="silence"/> and one second, plus a second
-    /// per MiB sent and received meanwhile. A stopped or cut-off peer sends nothing and fails fast; a large
-    /// reply on a slow link keeps bytes coming and completes.
-    /// </summary>
-    private async Task<Reply> WaitForReplyAsync(Connection connection, Task<Reply> reply, TimeSpan silence, long sent)
+    /// <summary>A request that failed on the peer's side: counted, the breaker told, and the probe started once it opens.</summary>
+    private void Failed(PeerOp op, Exception ex)
     {
-        var start = _time.GetTimestamp();
-        var receivedAtStart = connection.ReceivedBytes;
-        var floor = silence > TimeSpan.FromSeconds(1) ? silence : TimeSpan.FromSeconds(1);
-        while (true)
+        Interlocked.Increment(ref _failedRequests);
+        Breaker.RecordFailure();
+        if (Breaker.IsOpen)
         {
-            var now = _time.GetTimestamp();
-            var quiet = _time.GetElapsedTime(Math.Max(start, connection.LastReceived), now);
-            var elapsed = _time.GetElapsedTime(start, now);
-            var total = floor + TimeSpan.FromSeconds((sent + connection.ReceivedBytes - receivedAtStart) / LeastBytesPerSecond);
+            StartProbing();
+        }
+
+        LogRequestFailed(_logger, ex, _endPoint, op);
+    }
+
+    /// <summary>
+    /// The deadline of a reply, for the async and the synchronous paths alike: it fails once the peer has sent
+    /// nothing for the silence allowed (measured from the request or the last byte received, whichever is
+    /// later), or once the total deadline passes: the larger of the silence and one second, plus a second per
+    /// MiB sent and received meanwhile. A stopped or cut-off peer sends nothing and fails fast; a large reply on
+    /// a slow link keeps bytes coming and completes.
+    /// </summary>
+    internal readonly struct ReplyWait(PeerClient client, Connection connection, TimeSpan silence, long sent)
+    {
+        private readonly long _start = client._time.GetTimestamp();
+        private readonly long _receivedAtStart = connection.ReceivedBytes;
+        private readonly TimeSpan _floor = silence > TimeSpan.FromSeconds(1) ? silence : TimeSpan.FromSeconds(1);
+
+        /// <summary>How long to wait before looking again; throws <see cref="TimeoutException"/> once the reply is late by either rule.</summary>
+        public TimeSpan Next()
+        {
+            var time = client._time;
+            var now = time.GetTimestamp();
+            var quiet = time.GetElapsedTime(Math.Max(_start, connection.LastReceived), now);
+            var elapsed = time.GetElapsedTime(_start, now);
+            var total = _floor + TimeSpan.FromSeconds((sent + connection.ReceivedBytes - _receivedAtStart) / LeastBytesPerSecond);
             if (quiet >= silence || elapsed >= total)
             {
                 throw new TimeoutException(quiet >= silence ? $"The peer sent nothing for {quiet.TotalMilliseconds:0} ms." : $"The reply took longer than {total.TotalMilliseconds:0} ms.");
             }
 
-            var wait = silence - quiet < total - elapsed ? silence - quiet : total - elapsed;
-            try
-            {
-                return await reply.WaitAsync(wait, _time);
-            }
-            catch (TimeoutException)
-            {
-                // Not yet an answer: look again at whether bytes kept coming meanwhile.
-            }
+            return silence - quiet < total - elapsed ? silence - quiet : total - elapsed;
         }
     }
 
@@ -402,7 +429,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
         }
     }
 
-    private sealed record Reply(PeerOp Op, byte[] Payload)
+    internal sealed record Reply(PeerOp Op, byte[] Payload)
     {
         public uint Id { get; init; }
 

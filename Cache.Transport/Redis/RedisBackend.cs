@@ -114,6 +114,31 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
     public void GetMany(ReadOnlySpan<StoreKey> keys, Span<ReadOnlyMemory<byte>> values, Span<bool> found)
     {
         found.Clear();
+        var requests = StartGets(keys);
+        Wait(requests.Select(r => (Task)r.Task));
+        ApplyGets(requests, values, found);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask GetManyAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default)
+    {
+        found.Span.Clear();
+        var requests = StartGets(keys.Span);
+        await WaitAsync(requests.Select(r => (Task)r.Task), cancellationToken).ConfigureAwait(false);
+        ApplyGets(requests, values.Span, found.Span);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default)
+    {
+        results.Span.Fill(SetResult.Failed);
+        var requests = StartSets(entries.Span);
+        await WaitAsync(requests.Select(r => (Task)r.Task), cancellationToken).ConfigureAwait(false);
+        ApplySets(requests, results.Span);
+    }
+
+    private List<(Shard Shard, List<int> Indices, Task<RedisValue[]> Task)> StartGets(ReadOnlySpan<StoreKey> keys)
+    {
         var groups = Group(keys.ToArray());
         var requests = new List<(Shard Shard, List<int> Indices, Task<RedisValue[]> Task)>();
         foreach (var (shard, indices) in groups)
@@ -136,7 +161,11 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
             }
         }
 
-        Wait(requests.Select(r => (Task)r.Task));
+        return requests;
+    }
+
+    private void ApplyGets(List<(Shard Shard, List<int> Indices, Task<RedisValue[]> Task)> requests, Span<ReadOnlyMemory<byte>> values, Span<bool> found)
+    {
         foreach (var (shard, indices, task) in requests)
         {
             if (!task.IsCompletedSuccessfully)
@@ -162,13 +191,20 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
     /// <inheritdoc />
     public void SetMany(ReadOnlySpan<KeyValuePair<StoreKey, byte[]>> entries, Span<SetResult> results)
     {
+        results.Fill(SetResult.Failed);
+        var requests = StartSets(entries);
+        Wait(requests.Select(r => (Task)r.Task));
+        ApplySets(requests, results);
+    }
+
+    private List<(Shard Shard, List<int> Indices, Task<bool> Task)> StartSets(ReadOnlySpan<KeyValuePair<StoreKey, byte[]>> entries)
+    {
         var keys = new StoreKey[entries.Length];
         for (var i = 0; i < keys.Length; i++)
         {
             keys[i] = entries[i].Key;
         }
 
-        results.Fill(SetResult.Failed);
         var requests = new List<(Shard Shard, List<int> Indices, Task<bool> Task)>();
         foreach (var (shard, indices) in Group(keys))
         {
@@ -190,7 +226,11 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
             }
         }
 
-        Wait(requests.Select(r => (Task)r.Task));
+        return requests;
+    }
+
+    private void ApplySets(List<(Shard Shard, List<int> Indices, Task<bool> Task)> requests, Span<SetResult> results)
+    {
         foreach (var (shard, indices, task) in requests)
         {
             if (!task.IsCompletedSuccessfully || !task.Result)
@@ -373,6 +413,23 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
             Task.WaitAll(all, _timeout + _timeout);
         }
         catch (AggregateException)
+        {
+            // Each task's outcome is examined by the caller: a failed one is a miss.
+        }
+    }
+
+    private async Task WaitAsync(IEnumerable<Task> tasks, CancellationToken cancellationToken)
+    {
+        var all = Task.WhenAll(tasks);
+        try
+        {
+            await all.WaitAsync(_timeout + _timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The requests still running are misses (the caller examines each task).
+        }
+        catch (Exception ex) when (ex is RedisException || all.IsFaulted || all.IsCanceled)
         {
             // Each task's outcome is examined by the caller: a failed one is a miss.
         }
