@@ -40,6 +40,76 @@ internal static class ForwardedCommand
         return bytes;
     }
 
+    /// <summary>Set in the protocol word of a transaction: the payload is then a count and that many length-prefixed encoded commands, run as one EXEC.</summary>
+    public const int TransactionFlag = 0x100;
+
+    /// <summary>Encodes a transaction: the commands MULTI queued (each as <see cref="Encode"/> made it), to run on their keys' owner as one EXEC.</summary>
+    public static byte[] EncodeTransaction(int protocol, IReadOnlyList<byte[]> commands)
+    {
+        var length = 8L;
+        foreach (var command in commands)
+        {
+            length += 4 + command.Length;
+        }
+
+        if (length > Array.MaxLength)
+        {
+            throw new InvalidOperationException("The transaction is too large to forward.");
+        }
+
+        var bytes = new byte[length];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, protocol | TransactionFlag);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), commands.Count);
+        var offset = 8;
+        foreach (var command in commands)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(offset), command.Length);
+            command.CopyTo(bytes.AsSpan(offset + 4));
+            offset += 4 + command.Length;
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Reads a transaction <see cref="EncodeTransaction"/> made. False when the payload is not one, or is malformed.</summary>
+    public static bool TryDecodeTransaction(ReadOnlySpan<byte> payload, int maxCommands, out int protocol, out List<byte[]> commands)
+    {
+        commands = [];
+        protocol = 0;
+        if (payload.Length < 8 || (BinaryPrimitives.ReadInt32LittleEndian(payload) & TransactionFlag) == 0)
+        {
+            return false;
+        }
+
+        protocol = BinaryPrimitives.ReadInt32LittleEndian(payload) & ~TransactionFlag;
+        var declared = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
+        if (protocol is not (2 or 3) || declared < 0 || declared > maxCommands)
+        {
+            return false;
+        }
+
+        var offset = 8;
+        for (var i = 0; i < declared; i++)
+        {
+            if (payload.Length - offset < 4)
+            {
+                return false;
+            }
+
+            var length = BinaryPrimitives.ReadInt32LittleEndian(payload[offset..]);
+            offset += 4;
+            if (length < 0 || length > payload.Length - offset)
+            {
+                return false;
+            }
+
+            commands.Add(payload.Slice(offset, length).ToArray());
+            offset += length;
+        }
+
+        return offset == payload.Length;
+    }
+
     /// <summary>
     /// Reads an encoded command into <paramref name="ranges"/> (offsets into <paramref name="payload"/>),
     /// growing it only with arguments actually present. False when the payload is malformed or has more
@@ -119,14 +189,30 @@ internal sealed class CommandRunner
     public bool TryRun(ReadOnlySpan<byte> payload, out ReadOnlySpan<byte> reply)
     {
         reply = default;
-        if (!ForwardedCommand.TryDecode(payload, _maxArguments, ref _ranges, out var protocol, out var count))
-        {
-            return false;
-        }
-
         if (_buffer.Capacity > KeepBufferUpTo)
         {
             Renew();
+        }
+
+        if (ForwardedCommand.TryDecodeTransaction(payload, _maxArguments, out var txProtocol, out var transaction))
+        {
+            _buffer.ResetWrittenCount();
+            _writer.Protocol = txProtocol;
+            _session.RunQueued(transaction);
+            if (_session.OutputOverflowed)
+            {
+                Renew();
+                _writer.Protocol = txProtocol;
+                _writer.Error("ERR the reply is larger than the client output buffer limit");
+            }
+
+            reply = _buffer.WrittenSpan;
+            return true;
+        }
+
+        if (!ForwardedCommand.TryDecode(payload, _maxArguments, ref _ranges, out var protocol, out var count))
+        {
+            return false;
         }
 
         _buffer.ResetWrittenCount();
