@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Cache.Engine;
 using Cache.Transport;
+using Cache.Transport.Mesh;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -97,7 +98,7 @@ internal sealed class CacheSettings
                 ? CacheNode.AcquireProcessMeshNode(nodeOptions, MeshEnvironment.Read())
                 : CacheNode.AcquireProcessNode(nodeOptions));
 
-        node.RegisterDataset(options.DatasetName);
+        node.TrackKeyPrefix(options.DatasetName + ":");
         return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, node, loggerFactory);
     }
 

@@ -99,7 +99,7 @@ internal static class MeshEpochScenario
         var costMs = args.Double("cost-ms", 1.0);
         var capacity = args.Long("capacity", 1L << 30);
         args.ThrowIfUnused();
-        var launch = Cache.Transport.MeshEnvironment.Read();
+        var launch = Cache.Transport.Mesh.MeshEnvironment.Read();
         var source = new SyntheticDataset(samples, payload, costMs);
         var datasets = new Dictionary<string, CachedDataset<byte[]>>(StringComparer.Ordinal);
         CachedDataset<byte[]> Dataset(string name)

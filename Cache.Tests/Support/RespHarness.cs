@@ -31,7 +31,7 @@ internal sealed class RespHarness : IAsyncDisposable
         }
 
         Node = node;
-        Context = context ?? new ServerContext(node, options ?? new PeerServerOptions());
+        Context = context ?? new ServerContext(node, (options ?? new PeerServerOptions()).ToRespSettings());
         var client = new ClientInfo(Context.NextClientId(), remote ?? new IPEndPoint(IPAddress.Loopback, 50000), new IPEndPoint(IPAddress.Loopback, 7379), Context.Store.NowUnixMs);
         Context.Clients[client.Id] = client;
         Connection = new RespConnection(Context, _output.Writer, client, NullLogger.Instance);
