@@ -33,14 +33,31 @@ internal sealed class CommandRunner
     public bool TryRun(ReadOnlySpan<byte> payload, out ReadOnlySpan<byte> reply)
     {
         reply = default;
-        if (!ForwardedCommand.TryDecode(payload, _maxArguments, ref _ranges, out var protocol, out var count))
-        {
-            return false;
-        }
-
         if (_buffer.Capacity > KeepBufferUpTo)
         {
             Renew();
+        }
+
+        if (ForwardedCommand.TryDecodeTransaction(payload, _maxArguments, out var transactionProtocol, out var transaction))
+        {
+            // EXEC of a transaction whose keys are all this member's, forwarded as one unit.
+            _buffer.ResetWrittenCount();
+            _writer.Protocol = transactionProtocol;
+            _session.RunQueued(transaction);
+            if (_session.OutputOverflowed)
+            {
+                Renew();
+                _writer.Protocol = transactionProtocol;
+                _writer.Error("ERR the reply is larger than the client output buffer limit");
+            }
+
+            reply = _buffer.WrittenSpan;
+            return true;
+        }
+
+        if (!ForwardedCommand.TryDecode(payload, _maxArguments, ref _ranges, out var protocol, out var count))
+        {
+            return false;
         }
 
         _buffer.ResetWrittenCount();

@@ -80,7 +80,8 @@ internal sealed partial class RespSession
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var errors = _out.Errors;
         BeginReply();
-        if (!(_routes && !_inExec && _server.Host.Router is { } mesh && TryRoute(a, command, mesh)))
+        // WATCH stays here: it records versions in this session, whoever owns the keys.
+        if (!(_routes && !_inExec && command.Id != CommandId.Watch && _server.Host.Router is { } mesh && TryRoute(a, command, mesh)))
         {
             Dispatch(a, command);
         }
