@@ -40,6 +40,29 @@ internal static class ForwardedCommand
         return bytes;
     }
 
+    /// <summary>Encodes a command made of <paramref name="args"/> (the name first), for a client speaking RESP <paramref name="protocol"/>.</summary>
+    public static byte[] EncodeParts(int protocol, params byte[][] args)
+    {
+        var length = 8L;
+        foreach (var arg in args)
+        {
+            length += 4 + arg.Length;
+        }
+
+        var bytes = new byte[length];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, protocol);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), args.Length);
+        var offset = 8;
+        foreach (var arg in args)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(offset), arg.Length);
+            arg.CopyTo(bytes.AsSpan(offset + 4));
+            offset += 4 + arg.Length;
+        }
+
+        return bytes;
+    }
+
     /// <summary>Set in the protocol word of a transaction: the payload is then a count and that many length-prefixed encoded commands, run as one EXEC.</summary>
     public const int TransactionFlag = 0x100;
 

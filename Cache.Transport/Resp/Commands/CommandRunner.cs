@@ -63,9 +63,10 @@ internal sealed class CommandRunner
         _buffer.ResetWrittenCount();
         _writer.Protocol = protocol;
         var args = new CommandArgs(payload, _ranges.AsSpan(0, count));
-        if (!RespSession.HasKeys(args))
+        if (!RespSession.HasKeys(args) && !RespSession.IsKeyspaceWide(args))
         {
-            // Connection and server commands concern the member a client is connected to; only key commands travel.
+            // Connection and server commands concern the member a client is connected to; only key commands travel,
+            // and the keyspace commands a member answers for the whole mesh by asking every other member.
             _writer.Error("ERR only commands on keys are forwarded to their owner");
         }
         else

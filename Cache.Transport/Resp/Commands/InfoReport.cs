@@ -16,8 +16,35 @@ internal static class InfoReport
     /// <summary>What <c>all</c> and <c>everything</c> add.</summary>
     private static readonly string[] MoreSections = ["commandstats"];
 
-    /// <summary>The report for the sections a client asked for (names as given; empty: the default ones).</summary>
-    public static string Build(ServerContext server, IReadOnlyList<string> requested)
+    /// <summary>True when a request for <paramref name="requested"/> reports <paramref name="section"/>.</summary>
+    public static bool Includes(IReadOnlyList<string> requested, string section) => Expand(requested).Contains(section);
+
+    /// <summary>
+    /// The report for the sections a client asked for (names as given; empty: the default ones). With
+    /// <paramref name="meshKeys"/>, the keyspace section counts the whole mesh's keys, and this member's beside them.
+    /// </summary>
+    public static string Build(ServerContext server, IReadOnlyList<string> requested, long? meshKeys = null)
+    {
+        var text = new StringBuilder();
+        foreach (var section in Expand(requested))
+        {
+            var before = text.Length;
+            AppendSection(server, text, section, meshKeys);
+            if (text.Length > before)
+            {
+                text.Append("\r\n");
+            }
+        }
+
+        if (text.Length >= 2)
+        {
+            text.Length -= 2;
+        }
+
+        return text.ToString();
+    }
+
+    private static List<string> Expand(IReadOnlyList<string> requested)
     {
         var sections = new List<string>();
         foreach (var name in requested)
@@ -43,26 +70,10 @@ internal static class InfoReport
             sections.AddRange(DefaultSections);
         }
 
-        var text = new StringBuilder();
-        foreach (var section in sections.Distinct())
-        {
-            var before = text.Length;
-            AppendSection(server, text, section);
-            if (text.Length > before)
-            {
-                text.Append("\r\n");
-            }
-        }
-
-        if (text.Length >= 2)
-        {
-            text.Length -= 2;
-        }
-
-        return text.ToString();
+        return sections.Distinct().ToList();
     }
 
-    private static void AppendSection(ServerContext server, StringBuilder text, string section)
+    private static void AppendSection(ServerContext server, StringBuilder text, string section, long? meshKeys)
     {
         var store = server.Store;
         var stats = store.GetStatistics();
@@ -153,7 +164,17 @@ internal static class InfoReport
                 break;
             case "keyspace":
                 text.Append("# Keyspace\r\n");
-                if (stats.Entries > 0)
+                if (meshKeys is { } total)
+                {
+                    // A plain client of a mesh member sees one cache: db0 counts the mesh; this member's share beside it.
+                    if (total > 0)
+                    {
+                        text.Append(c, $"db0:keys={total},expires={store.ExpiringCount},avg_ttl=0\r\n");
+                    }
+
+                    text.Append(c, $"member_db0:keys={stats.Entries},expires={store.ExpiringCount},avg_ttl=0\r\n");
+                }
+                else if (stats.Entries > 0)
                 {
                     text.Append(c, $"db0:keys={stats.Entries},expires={store.ExpiringCount},avg_ttl=0\r\n");
                 }

@@ -81,7 +81,7 @@ internal sealed partial class RespSession
         var errors = _out.Errors;
         BeginReply();
         // WATCH stays here: it records versions in this session, whoever owns the keys.
-        if (!(_routes && !_inExec && command.Id != CommandId.Watch && _server.Host.Router is { } mesh && TryRoute(a, command, mesh)))
+        if (!(_routes && !_inExec && command.Id != CommandId.Watch && _server.Host.Router is { } mesh && (TryRoute(a, command, mesh) || TryMeshWide(a, command, mesh))))
         {
             Dispatch(a, command);
         }
