@@ -66,71 +66,27 @@ internal static class ForwardedCommand
     /// <summary>Set in the protocol word of a transaction: the payload is then a count and that many length-prefixed encoded commands, run as one EXEC.</summary>
     public const int TransactionFlag = 0x100;
 
-    /// <summary>Encodes a transaction: the commands MULTI queued (each as <see cref="Encode"/> made it), to run on their keys' owner as one EXEC.</summary>
-    public static byte[] EncodeTransaction(int protocol, IReadOnlyList<byte[]> commands)
-    {
-        var length = 8L;
-        foreach (var command in commands)
-        {
-            length += 4 + command.Length;
-        }
-
-        if (length > Array.MaxLength)
-        {
-            throw new InvalidOperationException("The transaction is too large to forward.");
-        }
-
-        var bytes = new byte[length];
-        BinaryPrimitives.WriteInt32LittleEndian(bytes, protocol | TransactionFlag);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), commands.Count);
-        var offset = 8;
-        foreach (var command in commands)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(offset), command.Length);
-            command.CopyTo(bytes.AsSpan(offset + 4));
-            offset += 4 + command.Length;
-        }
-
-        return bytes;
-    }
+    /// <summary>Encodes a transaction: the commands MULTI queued (each as <see cref="Encode"/> made it), to run on their keys' owner as one EXEC. The same framing as a command's, each command an item.</summary>
+    public static byte[] EncodeTransaction(int protocol, IReadOnlyList<byte[]> commands) => EncodeParts(protocol | TransactionFlag, [.. commands]);
 
     /// <summary>Reads a transaction <see cref="EncodeTransaction"/> made. False when the payload is not one, or is malformed.</summary>
     public static bool TryDecodeTransaction(ReadOnlySpan<byte> payload, int maxCommands, out int protocol, out List<byte[]> commands)
     {
         commands = [];
         protocol = 0;
-        if (payload.Length < 8 || (BinaryPrimitives.ReadInt32LittleEndian(payload) & TransactionFlag) == 0)
+        var ranges = new ArgRange[8];
+        if (!TryDecodeItems(payload, maxCommands, ref ranges, out var header, out var count) || (header & TransactionFlag) == 0)
         {
             return false;
         }
 
-        protocol = BinaryPrimitives.ReadInt32LittleEndian(payload) & ~TransactionFlag;
-        var declared = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
-        if (protocol is not (2 or 3) || declared < 0 || declared > maxCommands)
+        protocol = header & ~TransactionFlag;
+        foreach (var range in ranges.AsSpan(0, count))
         {
-            return false;
+            commands.Add(payload.Slice(range.Start, range.Length).ToArray());
         }
 
-        var offset = 8;
-        for (var i = 0; i < declared; i++)
-        {
-            if (payload.Length - offset < 4)
-            {
-                return false;
-            }
-
-            var length = BinaryPrimitives.ReadInt32LittleEndian(payload[offset..]);
-            offset += 4;
-            if (length < 0 || length > payload.Length - offset)
-            {
-                return false;
-            }
-
-            commands.Add(payload.Slice(offset, length).ToArray());
-            offset += length;
-        }
-
-        return offset == payload.Length;
+        return protocol is 2 or 3;
     }
 
     /// <summary>
@@ -138,18 +94,22 @@ internal static class ForwardedCommand
     /// growing it only with arguments actually present. False when the payload is malformed or has more
     /// than <paramref name="maxArguments"/> arguments.
     /// </summary>
-    public static bool TryDecode(ReadOnlySpan<byte> payload, int maxArguments, ref ArgRange[] ranges, out int protocol, out int count)
+    public static bool TryDecode(ReadOnlySpan<byte> payload, int maxArguments, ref ArgRange[] ranges, out int protocol, out int count) =>
+        TryDecodeItems(payload, maxArguments, ref ranges, out protocol, out count) && protocol is 2 or 3 && count >= 1;
+
+    /// <summary>The framing of both: an i32 header word, an i32 count, then that many length-prefixed items, read into <paramref name="ranges"/>.</summary>
+    private static bool TryDecodeItems(ReadOnlySpan<byte> payload, int maxItems, ref ArgRange[] ranges, out int header, out int count)
     {
         count = 0;
-        protocol = 0;
+        header = 0;
         if (payload.Length < 8)
         {
             return false;
         }
 
-        protocol = BinaryPrimitives.ReadInt32LittleEndian(payload);
+        header = BinaryPrimitives.ReadInt32LittleEndian(payload);
         var declared = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
-        if (protocol is not (2 or 3) || declared < 1 || declared > maxArguments)
+        if (declared < 0 || declared > maxItems)
         {
             return false;
         }

@@ -44,13 +44,7 @@ internal sealed class CommandRunner
             _buffer.ResetWrittenCount();
             _writer.Protocol = transactionProtocol;
             _session.RunQueued(transaction);
-            if (_session.OutputOverflowed)
-            {
-                Renew();
-                _writer.Protocol = transactionProtocol;
-                _writer.Error("ERR the reply is larger than the client output buffer limit");
-            }
-
+            RenewAfterOverflow(transactionProtocol);
             reply = _buffer.WrittenSpan;
             return true;
         }
@@ -72,17 +66,22 @@ internal sealed class CommandRunner
         else
         {
             _session.Execute(args);
-            if (_session.OutputOverflowed)
-            {
-                // The session stops at the limit; its state is spent, so the next command gets a fresh one.
-                Renew();
-                _writer.Protocol = protocol;
-                _writer.Error("ERR the reply is larger than the client output buffer limit");
-            }
+            RenewAfterOverflow(protocol);
         }
 
         reply = _buffer.WrittenSpan;
         return true;
+    }
+
+    /// <summary>After a reply past the output limit: the session stops at the limit and its state is spent, so the next command gets a fresh one, and this one an error.</summary>
+    private void RenewAfterOverflow(int protocol)
+    {
+        if (_session.OutputOverflowed)
+        {
+            Renew();
+            _writer.Protocol = protocol;
+            _writer.Error("ERR the reply is larger than the client output buffer limit");
+        }
     }
 
     private void Renew()
