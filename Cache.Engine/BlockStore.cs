@@ -89,8 +89,8 @@ public sealed partial class BlockStore : IDisposable
             ThrowHelper.ThrowOptionOutOfRange(nameof(options.ExpirationSweepInterval), options.ExpirationSweepInterval, "ExpirationSweepInterval must not be negative.");
         }
 
-        Capacity = options.Capacity;
-        Policy = options.Policy;
+        _capacity = options.Capacity;
+        _policy = (int)options.Policy;
         Name = options.Name ?? "default";
         _time = options.TimeProvider ?? TimeProvider.System;
         _samples = Policy == AdmissionPolicy.Retain ? new SampleTable() : null;
@@ -109,11 +109,11 @@ public sealed partial class BlockStore : IDisposable
         _meter = CreateMeter();
     }
 
-    /// <summary>The byte budget.</summary>
-    public long Capacity { get; }
+    /// <summary>The byte budget (see <see cref="Resize"/>).</summary>
+    public long Capacity => Volatile.Read(ref _capacity);
 
-    /// <summary>The admission policy.</summary>
-    public AdmissionPolicy Policy { get; }
+    /// <summary>The admission policy (see <see cref="ChangePolicy"/>).</summary>
+    public AdmissionPolicy Policy => (AdmissionPolicy)Volatile.Read(ref _policy);
 
     /// <summary>The store's name, as given in its options.</summary>
     public string Name { get; }

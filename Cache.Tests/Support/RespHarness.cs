@@ -12,19 +12,26 @@ namespace Cache.Tests.Support;
 internal sealed class RespHarness : IAsyncDisposable
 {
     private readonly Pipe _input = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-    private readonly Pipe _output = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly Pipe _output;
     private readonly CacheNode? _ownedNode;
     private ReadOnlySequence<byte> _pending;
 
-    public RespHarness(PeerServerOptions? options = null, CacheNode? node = null, EndPoint? remote = null, long capacity = 64 << 20, AdmissionPolicy policy = AdmissionPolicy.Retain, TimeProvider? time = null)
+    /// <summary>A second client of the same server as <paramref name="sameServer"/>: one client list, one set of counters.</summary>
+    public RespHarness(RespHarness sameServer, long outputPauseThreshold = 0)
+        : this(node: sameServer.Node, context: sameServer.Context, remote: new IPEndPoint(IPAddress.Loopback, 50001 + (int)sameServer.Context.NextClientId()), outputPauseThreshold: outputPauseThreshold)
     {
+    }
+
+    public RespHarness(PeerServerOptions? options = null, CacheNode? node = null, EndPoint? remote = null, long capacity = 64 << 20, AdmissionPolicy policy = AdmissionPolicy.Retain, ServerContext? context = null, long outputPauseThreshold = 0, TimeProvider? time = null)
+    {
+        _output = new Pipe(new PipeOptions(pauseWriterThreshold: outputPauseThreshold, resumeWriterThreshold: outputPauseThreshold / 2, useSynchronizationContext: false));
         if (node is null)
         {
             _ownedNode = node = new CacheNode(new CacheNodeOptions { Capacity = capacity, Policy = policy, TimeProvider = time ?? TimeProvider.System });
         }
 
         Node = node;
-        Context = new ServerContext(node, (options ?? new PeerServerOptions()).ToRespSettings());
+        Context = context ?? new ServerContext(node, (options ?? new PeerServerOptions()).ToRespSettings());
         var client = new ClientInfo(Context.NextClientId(), remote ?? new IPEndPoint(IPAddress.Loopback, 50000), new IPEndPoint(IPAddress.Loopback, 7379), Context.Store.NowUnixMs);
         Context.Clients[client.Id] = client;
         Connection = new RespConnection(Context, _output.Writer, client, NullLogger.Instance);

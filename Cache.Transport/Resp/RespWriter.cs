@@ -17,7 +17,7 @@ internal sealed class RespWriter
     private static readonly byte[] NullArray2 = "*-1\r\n"u8.ToArray();
     private static readonly byte[] Null3 = "_\r\n"u8.ToArray();
 
-    private readonly IBufferWriter<byte> _output;
+    private IBufferWriter<byte> _output;
 
     /// <summary>Creates a writer over <paramref name="output"/>, speaking RESP2 until <see cref="Protocol"/> changes.</summary>
     public RespWriter(IBufferWriter<byte> output)
@@ -30,6 +30,12 @@ internal sealed class RespWriter
 
     /// <summary>The buffer writer replies go to.</summary>
     public IBufferWriter<byte> Output => _output;
+
+    /// <summary>Error replies written so far (for INFO commandstats' failed_calls).</summary>
+    public long Errors { get; private set; }
+
+    /// <summary>Sends the replies that follow to <paramref name="output"/> instead (CLIENT REPLY OFF sends them nowhere).</summary>
+    internal void Redirect(IBufferWriter<byte> output) => _output = output;
 
     /// <summary>+OK</summary>
     public void Ok() => _output.Write(OkBytes);
@@ -44,6 +50,7 @@ internal sealed class RespWriter
     public void Error(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        Errors++;
         LineAscii((byte)'-', text.Replace('\r', ' ').Replace('\n', ' '));
     }
 

@@ -208,7 +208,7 @@ internal sealed partial class Listener : IAsyncDisposable, IDisposable
         try
         {
             socket.NoDelay = true;
-            client = new ClientInfo(id, socket.RemoteEndPoint, socket.LocalEndPoint, _context.Store.NowUnixMs);
+            client = new ClientInfo(id, socket.RemoteEndPoint, socket.LocalEndPoint, _context.Store.NowUnixMs) { Fd = socket.Handle.ToInt64() };
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -299,14 +299,36 @@ internal sealed partial class Listener : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>True when the connection opens with the native peer protocol's preamble.</summary>
+    /// <summary>
+    /// True when the connection opens with the native peer protocol's whole preamble. A connection that opens
+    /// with its NUL byte but goes on otherwise is a RESP client after all (Redis's protocol-desync test sends
+    /// one): it is served as RESP, so that it gets Redis's protocol error instead of a silent close.
+    /// </summary>
     private static async Task<bool> IsPeerPreambleAsync(PipeReader reader)
     {
-        var result = await reader.ReadAsync();
-        var buffer = result.Buffer;
-        var isPeer = !buffer.IsEmpty && buffer.FirstSpan[0] == PeerFrame.Preamble[0];
-        reader.AdvanceTo(buffer.Start);
-        return isPeer;
+        var preamble = Peer.PeerFrame.Preamble.Length;
+        var head = new byte[preamble];
+        while (true)
+        {
+            var result = await reader.ReadAsync();
+            var buffer = result.Buffer;
+            if (buffer.IsEmpty || buffer.FirstSpan[0] != Peer.PeerFrame.Preamble[0])
+            {
+                reader.AdvanceTo(buffer.Start);
+                return false;
+            }
+
+            var seen = (int)Math.Min(buffer.Length, preamble);
+            buffer.Slice(0, seen).CopyTo(head);
+            var matches = head.AsSpan(0, seen).SequenceEqual(Peer.PeerFrame.Preamble[..seen]);
+            if (!matches || seen == preamble || result.IsCompleted || result.IsCanceled)
+            {
+                reader.AdvanceTo(buffer.Start);
+                return matches;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Listening on {EndPoint}")]

@@ -38,8 +38,8 @@ public class MeshRespTests
         Assert.True(await client.RunAsync("MEMORY", "USAGE", remote) is long);
         Assert.Null(await client.RunAsync("MEMORY", "USAGE", KeysOwnedBy(1, 1)[0]));
 
-        // The node's own keyspace commands cover its own slots, as on a Redis Cluster node.
-        Assert.Equal(0L, await client.RunAsync("DBSIZE"));
+        // A plain client sees one cache: DBSIZE counts the mesh, though the key lives on rank 2.
+        Assert.Equal(1L, await client.RunAsync("DBSIZE"));
         Assert.Equal(1L, mesh.Nodes[2].Store.Count);
     }
 
@@ -146,7 +146,7 @@ public class MeshRespTests
     }
 
     [Fact]
-    public async Task An_owner_runs_only_key_commands_and_a_malformed_one_leaves_the_peer_connection_open()
+    public async Task An_owner_runs_only_key_and_keyspace_commands_and_a_malformed_one_leaves_the_peer_connection_open()
     {
         await using var mesh = TestMesh.Start(2);
         mesh.Nodes[1].Store.Set("kept"u8, "v"u8);
@@ -165,7 +165,10 @@ public class MeshRespTests
             return [.. bytes];
         }
 
-        Assert.Equal("-ERR only commands on keys are forwarded to their owner\r\n", Encoding.UTF8.GetString((await peer.ExecuteAsync(Encode("FLUSHALL")))!));
+        Assert.Equal("-ERR only commands on keys are forwarded to their owner\r\n", Encoding.UTF8.GetString((await peer.ExecuteAsync(Encode("CONFIG", "SET", "maxmemory", "1")))!));
+
+        // Keyspace commands travel too: a member answers for its own slots, so that the asking member can sum them.
+        Assert.Equal(":1\r\n", Encoding.UTF8.GetString((await peer.ExecuteAsync(Encode("DBSIZE")))!));
         Assert.Equal("-ERR only commands on keys are forwarded to their owner\r\n", Encoding.UTF8.GetString((await peer.ExecuteAsync(Encode("RESET")))!));
         Assert.Equal(1L, mesh.Nodes[1].Store.Count);
         Assert.Null(await peer.ExecuteAsync([1, 2, 3]));

@@ -180,12 +180,23 @@ public class PeerServerTests
     }
 
     [Fact]
-    public async Task A_connection_opening_with_the_peer_preamble_is_closed_while_resp_goes_on()
+    public async Task A_connection_opening_with_a_NUL_but_not_the_peer_preamble_gets_redis_protocol_error()
     {
+        // Redis's protocol-desync regression test: a NUL, then bytes and never a newline.
         await using var server = TestServer.Start();
-        using var peer = await server.ConnectAsync();
-        await peer.SendAsync(new byte[] { PeerServer.PeerPreambleByte, 1, 2, 3 }, SocketFlags.None);
-        Assert.Equal("", await ReadUntilClosedAsync(peer));
+        using var client = await server.ConnectAsync();
+        await client.SendAsync(new byte[] { PeerServer.PeerPreambleByte, 1, 2, 3 }, SocketFlags.None);
+        var payload = Encoding.ASCII.GetBytes(new string('A', 70 * 1024));
+        try
+        {
+            await client.SendAsync(payload, SocketFlags.None);
+        }
+        catch (SocketException)
+        {
+            // The server may close before it has read everything.
+        }
+
+        Assert.Equal("-ERR Protocol error: too big inline request\r\n", await ReadUntilClosedAsync(client));
     }
 
     [Fact]

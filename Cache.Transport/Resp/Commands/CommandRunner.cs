@@ -33,38 +33,55 @@ internal sealed class CommandRunner
     public bool TryRun(ReadOnlySpan<byte> payload, out ReadOnlySpan<byte> reply)
     {
         reply = default;
-        if (!ForwardedCommand.TryDecode(payload, _maxArguments, ref _ranges, out var protocol, out var count))
-        {
-            return false;
-        }
-
         if (_buffer.Capacity > KeepBufferUpTo)
         {
             Renew();
         }
 
+        if (ForwardedCommand.TryDecodeTransaction(payload, _maxArguments, out var transactionProtocol, out var transaction))
+        {
+            // EXEC of a transaction whose keys are all this member's, forwarded as one unit.
+            _buffer.ResetWrittenCount();
+            _writer.Protocol = transactionProtocol;
+            _session.RunQueued(transaction);
+            RenewAfterOverflow(transactionProtocol);
+            reply = _buffer.WrittenSpan;
+            return true;
+        }
+
+        if (!ForwardedCommand.TryDecode(payload, _maxArguments, ref _ranges, out var protocol, out var count))
+        {
+            return false;
+        }
+
         _buffer.ResetWrittenCount();
         _writer.Protocol = protocol;
         var args = new CommandArgs(payload, _ranges.AsSpan(0, count));
-        if (!RespSession.HasKeys(args))
+        if (!RespSession.HasKeys(args) && !RespSession.IsKeyspaceWide(args))
         {
-            // Connection and server commands concern the member a client is connected to; only key commands travel.
+            // Connection and server commands concern the member a client is connected to; only key commands travel,
+            // and the keyspace commands a member answers for the whole mesh by asking every other member.
             _writer.Error("ERR only commands on keys are forwarded to their owner");
         }
         else
         {
             _session.Execute(args);
-            if (_session.OutputOverflowed)
-            {
-                // The session stops at the limit; its state is spent, so the next command gets a fresh one.
-                Renew();
-                _writer.Protocol = protocol;
-                _writer.Error("ERR the reply is larger than the client output buffer limit");
-            }
+            RenewAfterOverflow(protocol);
         }
 
         reply = _buffer.WrittenSpan;
         return true;
+    }
+
+    /// <summary>After a reply past the output limit: the session stops at the limit and its state is spent, so the next command gets a fresh one, and this one an error.</summary>
+    private void RenewAfterOverflow(int protocol)
+    {
+        if (_session.OutputOverflowed)
+        {
+            Renew();
+            _writer.Protocol = protocol;
+            _writer.Error("ERR the reply is larger than the client output buffer limit");
+        }
     }
 
     private void Renew()

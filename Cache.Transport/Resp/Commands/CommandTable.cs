@@ -3,35 +3,6 @@ using Cache.Transport.Resp;
 
 namespace Cache.Transport.Resp.Commands;
 
-/// <summary>The commands the RESP server knows.</summary>
-internal enum CommandId
-{
-    Ping, Echo, Hello, Auth, Select, Quit, Reset, Client,
-    Get, Set, SetNx, SetEx, PSetEx, GetDel, GetEx, MGet, MSet, MSetNx, Del, Unlink, Exists, StrLen, GetRange, Append,
-    Incr, Decr, IncrBy, DecrBy, Expire, PExpire, ExpireAt, PExpireAt, Ttl, PTtl, Persist, Type, Keys, Scan,
-    DbSize, FlushDb, FlushAll, RandomKey, Time, Info, Command, Config, Memory, Cluster,
-}
-
-/// <summary>A command's metadata, as COMMAND INFO reports it.</summary>
-/// <param name="Id">Which command.</param>
-/// <param name="Name">Lower-case name.</param>
-/// <param name="Arity">Argument count including the name; negative means "at least".</param>
-/// <param name="Flags">Redis's command flags.</param>
-/// <param name="FirstKey">Position of the first key (0 when none).</param>
-/// <param name="LastKey">Position of the last key (-1: the last argument).</param>
-/// <param name="Step">Distance between keys.</param>
-/// <param name="Group">Redis's command group.</param>
-/// <param name="Summary">One line for COMMAND DOCS and redis-cli's help.</param>
-/// <param name="Since">The Redis version that introduced the command.</param>
-internal sealed record CommandDef(CommandId Id, string Name, int Arity, string[] Flags, int FirstKey, int LastKey, int Step, string Group, string Summary, string Since)
-{
-    /// <summary>True when the command may run before a password-protected client authenticates.</summary>
-    public bool NoAuth => Flags.Contains("no-auth");
-
-    /// <summary>True when the argument count is acceptable.</summary>
-    public bool ArityOk(int count) => Arity >= 0 ? count == Arity : count >= -Arity;
-}
-
 /// <summary>Looks commands up by name, case-insensitively, without allocating. Immutable; thread-safe.</summary>
 internal static class CommandTable
 {
@@ -88,9 +59,36 @@ internal static class CommandTable
         new(CommandId.Time, "time", 1, Conn, 0, 0, 0, "server", "Returns the server time.", "2.6.0"),
         new(CommandId.Info, "info", -1, ["loading", "stale"], 0, 0, 0, "server", "Returns information and statistics about the server.", "1.0.0"),
         new(CommandId.Command, "command", -1, ["loading", "stale"], 0, 0, 0, "server", "Returns detailed information about all commands.", "2.8.13"),
-        new(CommandId.Config, "config", -2, ["loading", "stale"], 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0"),
+        new(CommandId.Config, "config", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0"),
         new(CommandId.Memory, "memory", -2, ["readonly"], 0, 0, 0, "server", "A container for memory diagnostics commands.", "4.0.0"),
         new(CommandId.Cluster, "cluster", -2, ["loading", "stale"], 0, 0, 0, "cluster", "A container for Redis Cluster commands.", "3.0.0"),
+        new(CommandId.Multi, "multi", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "Starts a transaction.", "1.2.0"),
+        new(CommandId.Exec, "exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], 0, 0, 0, "transactions", "Executes all commands in a transaction.", "1.2.0"),
+        new(CommandId.Discard, "discard", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "Discards a transaction.", "2.0.0"),
+        new(CommandId.Watch, "watch", -2, ["noscript", "loading", "stale", "fast", "allow_busy"], 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0"),
+        new(CommandId.Unwatch, "unwatch", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], 0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", "2.2.0"),
+        new(CommandId.Monitor, "monitor", 1, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "Listens for all requests received by the server in real-time.", "1.0.0"),
+        new(CommandId.SlowLog, "slowlog", -2, ["admin", "loading", "stale"], 0, 0, 0, "server", "A container for slow log commands.", "2.2.12"),
+        new(CommandId.Latency, "latency", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, "server", "A container for latency diagnostics commands.", "2.8.13"),
+        new(CommandId.Object, "object", -2, [], 0, 0, 0, "generic", "A container for object introspection commands.", "2.2.3"),
+        new(CommandId.Touch, "touch", -2, Read, 1, -1, 1, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1"),
+        new(CommandId.GetSet, "getset", 3, WriteFast, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", "1.0.0"),
+        new(CommandId.SetRange, "setrange", 4, Write, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "2.2.0"),
+        new(CommandId.GetBit, "getbit", 3, Read, 1, 1, 1, "bitmap", "Returns a bit value by offset.", "2.2.0"),
+        new(CommandId.SetBit, "setbit", 4, Write, 1, 1, 1, "bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", "2.2.0"),
+        new(CommandId.BitCount, "bitcount", -2, ["readonly"], 1, 1, 1, "bitmap", "Counts the number of set bits (population counting) in a string.", "2.6.0"),
+        new(CommandId.IncrByFloat, "incrbyfloat", 3, WriteFast, 1, 1, 1, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0"),
+        new(CommandId.Lcs, "lcs", -3, ["readonly"], 1, 2, 1, "string", "Finds the longest common substring.", "7.0.0"),
+        new(CommandId.Rename, "rename", 3, ["write"], 1, 2, 1, "generic", "Renames a key and overwrites the destination.", "1.0.0"),
+        new(CommandId.RenameNx, "renamenx", 3, WriteOnly, 1, 2, 1, "generic", "Renames a key only when the target key name doesn't exist.", "1.0.0"),
+        new(CommandId.Copy, "copy", -3, Write, 1, 2, 1, "generic", "Copies the value of a key to a new key.", "6.2.0"),
+        new(CommandId.ExpireTime, "expiretime", 2, Read, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix timestamp.", "7.0.0"),
+        new(CommandId.PExpireTime, "pexpiretime", 2, Read, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0"),
+        new(CommandId.Substr, "substr", 4, ["readonly"], 1, 1, 1, "string", "Returns a substring from a string value.", "1.0.0"),
+        new(CommandId.Function, "function", -2, [], 0, 0, 0, "scripting", "A container for function commands (this server has no functions).", "7.0.0"),
+        new(CommandId.ReadOnly, "readonly", 1, ["loading", "stale", "fast"], 0, 0, 0, "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.", "3.0.0"),
+        new(CommandId.ReadWrite, "readwrite", 1, ["loading", "stale", "fast"], 0, 0, 0, "cluster", "Enables read-write queries for a connection to a Reids Cluster replica node.", "3.0.0"),
+        new(CommandId.Lolwut, "lolwut", -1, ["readonly", "fast"], 0, 0, 0, "server", "Displays computer art and the server version", "5.0.0"),
     ];
 
     private static readonly FrozenDictionary<(ulong, ulong), CommandDef> ByName =

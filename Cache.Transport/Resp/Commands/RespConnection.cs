@@ -77,9 +77,21 @@ internal sealed partial class RespConnection
     /// <summary>Serves the client until it disconnects, sends QUIT, or breaks the protocol. To stop it from outside, complete or cancel the pipes (a per-read cancellation token would cost every read a registration).</summary>
     public async Task RunAsync(PipeReader input)
     {
+        var client = _session.Client;
+        _session.Wake = () =>
+        {
+            input.CancelPendingRead();
+            if (client.Killed || _session.Monitor is { Overflowed: true })
+            {
+                // A flush waiting on a reader that does not read must end too.
+                _output.CancelPendingFlush();
+            }
+        };
+        client.Kill = _session.Wake;
+        client.PendingOutput = () => _output.UnflushedBytes;
         try
         {
-            while (!_close)
+            while (!_close && !client.Killed)
             {
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
@@ -116,21 +128,41 @@ internal sealed partial class RespConnection
 
                 input.AdvanceTo(buffer.Start, buffer.End);
                 _session.Client.LastInteractionMs = _server.Store.NowUnixMs;
-                if (Overflowed)
+                if (Overflowed || client.Killed)
                 {
                     break;
+                }
+
+                if (_session.Monitor is { } monitor)
+                {
+                    if (monitor.Overflowed)
+                    {
+                        LogOutputBufferExceeded(_logger, client.Id, monitor.QueuedBytes);
+                        Overflowed = true;
+                        break;
+                    }
+
+                    monitor.Drain(_output);
                 }
 
                 if (_output.UnflushedBytes > 0)
                 {
                     var flush = await _output.FlushAsync();
-                    if (flush.IsCompleted)
+                    if (flush.IsCompleted || client.Killed)
                     {
+                        break;
+                    }
+
+                    if (flush.IsCanceled && _session.Monitor is { Overflowed: true })
+                    {
+                        LogOutputBufferExceeded(_logger, client.Id, _session.Monitor.QueuedBytes);
+                        Overflowed = true;
                         break;
                     }
                 }
 
-                if (result.IsCompleted || result.IsCanceled)
+                // A monitor is woken by cancelling its read: it goes on reading. Anyone else cancelled stops.
+                if (result.IsCompleted || (result.IsCanceled && _session.Monitor is null))
                 {
                     break;
                 }
@@ -138,6 +170,7 @@ internal sealed partial class RespConnection
         }
         finally
         {
+            _session.StopMonitor();
             ReleaseStaging();
         }
     }
@@ -201,6 +234,7 @@ internal sealed partial class RespConnection
                         _prefetched = PrefetchKeys(span);
                     }
 
+                    _session.Client.QueryBufferBytes = buffer.Length;
                     Execute(span);
                     buffer = buffer.Slice(consumed);
                     if (OutputFull() || _session.HasPending)
@@ -269,6 +303,7 @@ internal sealed partial class RespConnection
         buffer.CopyTo(_staging.AsSpan(_stagingLength));
         _stagingLength = (int)total;
         _session.Client.QueryBufferBytes = _stagingLength;
+        _session.Client.QueryBufferFree = _staging.Length - _stagingLength;
         buffer = buffer.Slice(buffer.End);
         return true;
     }

@@ -25,6 +25,12 @@ internal sealed partial class RespSession
             return;
         }
 
+        // A client that reads the layout routes and sums by itself: from now on it gets per-node answers.
+        if (a.Is(1, "SLOTS"u8) || a.Is(1, "SHARDS"u8) || a.Is(1, "NODES"u8))
+        {
+            ClusterAware = true;
+        }
+
         var members = Members(mesh);
         if (a.Is(1, "MYID"u8) && a.Count == 2)
         {

@@ -235,7 +235,8 @@ internal sealed partial class RespSession
     /// </summary>
     private bool OffLoop(Action work)
     {
-        if (!_routes)
+        // Inside EXEC too: the reply belongs inside EXEC's array, written now.
+        if (!_routes || _inExec)
         {
             return false;
         }

@@ -12,8 +12,6 @@ internal sealed partial class RespSession
     /// <summary>The Redis version the server reports, so that clients enable the Redis 7 features it implements.</summary>
     public const string ReportedRedisVersion = "7.0.0";
 
-    private static readonly string[] DefaultSections = ["server", "clients", "memory", "stats", "cluster", "keyspace", "datasets"];
-
     private void Ping(in CommandArgs a)
     {
         if (a.Count > 2)
@@ -177,11 +175,17 @@ internal sealed partial class RespSession
         _client.Protocol = 2;
         _client.Name = "";
         Authenticated = _server.RequirePass is null;
+        ResetState();
         _out.SimpleString("RESET"u8);
     }
 
     private void ClientCommand(in CommandArgs a)
     {
+        if (ClientCommandMore(a))
+        {
+            return;
+        }
+
         if (a.Is(1, "ID"u8) && a.Count == 2)
         {
             _out.IntegerValue(_client.Id);
@@ -228,20 +232,20 @@ internal sealed partial class RespSession
 
             _out.Ok();
         }
-        else if ((a.Is(1, "NO-EVICT"u8) || a.Is(1, "NO-TOUCH"u8)) && a.Count == 3)
+        else if (a.Is(1, "NO-TOUCH"u8) && a.Count == 3)
         {
             _out.Ok();
         }
         else if (a.Is(1, "INFO"u8) && a.Count == 2)
         {
-            _out.Bulk(DescribeClient(_client) + "\n");
+            _out.Bulk(Describe(_client, ArgBytes(a)) + "\n");
         }
         else if (a.Is(1, "LIST"u8))
         {
             var text = new StringBuilder();
             foreach (var client in _server.Clients.Values.OrderBy(c => c.Id))
             {
-                text.Append(DescribeClient(client)).Append('\n');
+                text.Append(Describe(client, client == _client ? ArgBytes(a) : 0)).Append('\n');
             }
 
             _out.Bulk(text.ToString());
@@ -268,13 +272,6 @@ internal sealed partial class RespSession
         }
     }
 
-    private string DescribeClient(ClientInfo client)
-    {
-        var now = _store.NowUnixMs;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"id={client.Id} addr={client.Remote} laddr={client.Local} fd=0 name={client.Name} age={(now - client.ConnectedAtMs) / 1000} idle={(now - client.LastInteractionMs) / 1000} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={client.QueryBufferBytes} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={client.LastCommand} user=default redir=-1 resp={client.Protocol} lib-name={client.LibName} lib-ver={client.LibVersion}");
-    }
-
     private static bool IsValidClientName(string name)
     {
         foreach (var c in name)
@@ -299,151 +296,13 @@ internal sealed partial class RespSession
 
     private void Info(in CommandArgs a)
     {
-        var sections = new List<string>();
+        var sections = new List<string>(a.Count - 1);
         for (var i = 1; i < a.Count; i++)
         {
-            var section = a.Text(i).ToLowerInvariant();
-            if (section is "all" or "everything" or "default")
-            {
-                sections.AddRange(DefaultSections);
-            }
-            else
-            {
-                sections.Add(section);
-            }
+            sections.Add(a.Text(i));
         }
 
-        if (sections.Count == 0)
-        {
-            sections.AddRange(DefaultSections);
-        }
-
-        var text = new StringBuilder();
-        foreach (var section in sections.Distinct())
-        {
-            var before = text.Length;
-            AppendInfoSection(text, section);
-            if (text.Length > before)
-            {
-                text.Append("\r\n");
-            }
-        }
-
-        if (text.Length >= 2)
-        {
-            text.Length -= 2;
-        }
-
-        _out.Bulk(text.ToString());
-    }
-
-    private void AppendInfoSection(StringBuilder text, string section)
-    {
-        var stats = _store.GetStatistics();
-        var now = _store.NowUnixMs;
-        var uptime = (now - _server.StartedAtMs) / 1000;
-        var c = CultureInfo.InvariantCulture;
-        switch (section)
-        {
-            case "server":
-                text.Append("# Server\r\n")
-                    .Append(c, $"redis_version:{ReportedRedisVersion}\r\n")
-                    .Append(c, $"cache_version:{typeof(RespSession).Assembly.GetName().Version}\r\n")
-                    .Append(_server.Host.Router is null ? "redis_mode:standalone\r\n" : "redis_mode:cluster\r\n")
-                    .Append(c, $"os:{System.Runtime.InteropServices.RuntimeInformation.OSDescription}\r\n")
-                    .Append(c, $"arch_bits:{IntPtr.Size * 8}\r\n")
-                    .Append(c, $"runtime:.NET {Environment.Version}\r\n")
-                    .Append(c, $"process_id:{Environment.ProcessId}\r\n")
-                    .Append(c, $"run_id:{_server.RunId}\r\n")
-                    .Append(c, $"tcp_port:{_server.Port}\r\n")
-                    .Append(c, $"uptime_in_seconds:{uptime}\r\n")
-                    .Append(c, $"uptime_in_days:{uptime / 86400}\r\n");
-                break;
-            case "clients":
-                text.Append("# Clients\r\n")
-                    .Append(c, $"connected_clients:{_server.Clients.Count}\r\n")
-                    .Append(c, $"maxclients:{_server.Options.MaxClients}\r\n")
-                    .Append("blocked_clients:0\r\n");
-                break;
-            case "memory":
-                text.Append("# Memory\r\n")
-                    .Append(c, $"used_memory:{stats.BytesUsed}\r\n")
-                    .Append(c, $"used_memory_human:{Human(stats.BytesUsed)}\r\n")
-                    .Append(c, $"used_memory_rss:{Environment.WorkingSet}\r\n")
-                    .Append(c, $"used_memory_rss_human:{Human(Environment.WorkingSet)}\r\n")
-                    .Append(c, $"used_memory_managed_heap:{GC.GetTotalMemory(false)}\r\n")
-                    .Append(c, $"maxmemory:{_store.Capacity}\r\n")
-                    .Append(c, $"maxmemory_human:{Human(_store.Capacity)}\r\n")
-                    .Append(c, $"maxmemory_policy:{PolicyName(_store.Policy)}\r\n")
-                    .Append(c, $"cache_entry_overhead:{BlockStore.EntryOverhead}\r\n")
-                    .Append(c, $"cache_samples:{_store.SampleCount}\r\n")
-                    .Append(c, $"cache_sample_chunk_bytes:{_store.SampleChunkBytes}\r\n")
-                    .Append(c, $"cache_sample_index_bytes:{_store.SampleIndexBytes}\r\n")
-                    .Append(c, $"gc_collections:{GC.CollectionCount(0)},{GC.CollectionCount(1)},{GC.CollectionCount(2)}\r\n")
-                    .Append(c, $"gc_pause_total_ms:{(long)GC.GetTotalPauseDuration().TotalMilliseconds}\r\n");
-                break;
-            case "stats":
-                text.Append("# Stats\r\n")
-                    .Append(c, $"total_connections_received:{Interlocked.Read(ref _server.ConnectionsReceived)}\r\n")
-                    .Append(c, $"total_commands_processed:{_server.CommandsProcessed.Read()}\r\n")
-                    .Append(c, $"instantaneous_ops_per_sec:{_server.InstantaneousOpsPerSecond}\r\n")
-                    .Append(c, $"rejected_connections:{Interlocked.Read(ref _server.RejectedConnections)}\r\n")
-                    .Append(c, $"total_error_replies_protocol:{Interlocked.Read(ref _server.ProtocolErrors)}\r\n")
-                    .Append(c, $"expired_keys:{stats.Expired}\r\n")
-                    .Append(c, $"evicted_keys:{stats.Evicted}\r\n")
-                    .Append(c, $"rejected_keys:{stats.Rejected}\r\n")
-                    .Append(c, $"rejected_keys_full:{stats.RejectedFull}\r\n")
-                    .Append(c, $"rejected_keys_too_large:{stats.RejectedTooLarge}\r\n")
-                    .Append(c, $"keyspace_hits:{stats.Hits}\r\n")
-                    .Append(c, $"keyspace_misses:{stats.Misses}\r\n");
-                break;
-            case "cluster":
-                text.Append("# Cluster\r\n").Append(c, $"cluster_enabled:{(_server.Host.Router is null ? 0 : 1)}\r\n");
-                break;
-            case "keyspace":
-                text.Append("# Keyspace\r\n");
-                if (stats.Entries > 0)
-                {
-                    text.Append(c, $"db0:keys={stats.Entries},expires={_store.ExpiringCount},avg_ttl=0\r\n");
-                }
-
-                break;
-            case "datasets":
-                // A dataset is a tracked key prefix "{name}:"; the section names it without the colon.
-                var prefixes = _server.Host.TrackedPrefixes.OrderBy(n => n, StringComparer.Ordinal).ToArray();
-                text.Append("# Datasets\r\n").Append(c, $"datasets:{prefixes.Length}\r\n");
-                foreach (var prefix in prefixes)
-                {
-                    text.Append(c, $"dataset_{prefix.TrimEnd(':')}:keys={_store.CountKeys(Encoding.UTF8.GetBytes(prefix))}\r\n");
-                }
-
-                break;
-            default:
-                break;
-        }
-    }
-
-    private static string PolicyName(AdmissionPolicy policy) => policy switch
-    {
-        AdmissionPolicy.Lru => "allkeys-lru",
-        AdmissionPolicy.Random => "allkeys-random",
-        _ => "noeviction",
-    };
-
-    private static string Human(long bytes)
-    {
-        string[] units = ["B", "K", "M", "G", "T"];
-        double value = bytes;
-        var unit = 0;
-        while (value >= 1024 && unit < units.Length - 1)
-        {
-            value /= 1024;
-            unit++;
-        }
-
-        return unit == 0
-            ? bytes.ToString(CultureInfo.InvariantCulture) + "B"
-            : value.ToString("0.00", CultureInfo.InvariantCulture) + units[unit];
+        _out.Bulk(InfoReport.Build(_server, sections));
     }
 
     private void Command(in CommandArgs a)
@@ -453,7 +312,7 @@ internal sealed partial class RespSession
             _out.ArrayHeader(CommandTable.All.Count);
             foreach (var command in CommandTable.All)
             {
-                WriteCommandInfo(command);
+                CommandReport.WriteInfo(_out, command);
             }
         }
         else if (a.Is(1, "COUNT"u8) && a.Count == 2)
@@ -462,11 +321,11 @@ internal sealed partial class RespSession
         }
         else if (a.Is(1, "LIST"u8))
         {
-            _out.ArrayHeader(CommandTable.All.Count);
-            foreach (var command in CommandTable.All)
-            {
-                _out.Bulk(command.Name);
-            }
+            CommandList(a);
+        }
+        else if (a.Is(1, "GETKEYS"u8) || a.Is(1, "GETKEYSANDFLAGS"u8))
+        {
+            CommandGetKeys(a);
         }
         else if (a.Is(1, "INFO"u8))
         {
@@ -475,7 +334,7 @@ internal sealed partial class RespSession
                 _out.ArrayHeader(CommandTable.All.Count);
                 foreach (var command in CommandTable.All)
                 {
-                    WriteCommandInfo(command);
+                    CommandReport.WriteInfo(_out, command);
                 }
 
                 return;
@@ -486,7 +345,7 @@ internal sealed partial class RespSession
             {
                 if (CommandTable.TryLookup(a[i], out var command))
                 {
-                    WriteCommandInfo(command);
+                    CommandReport.WriteInfo(_out, command);
                 }
                 else
                 {
@@ -512,18 +371,7 @@ internal sealed partial class RespSession
                 }
             }
 
-            _out.MapHeader(wanted.Count);
-            foreach (var command in wanted)
-            {
-                _out.Bulk(command.Name);
-                _out.MapHeader(3);
-                _out.Bulk("summary");
-                _out.Bulk(command.Summary);
-                _out.Bulk("since");
-                _out.Bulk(command.Since);
-                _out.Bulk("group");
-                _out.Bulk(command.Group);
-            }
+            CommandReport.WriteDocs(_out, wanted);
         }
         else if (a.Is(1, "HELP"u8))
         {
@@ -542,44 +390,11 @@ internal sealed partial class RespSession
         }
     }
 
-    private void WriteCommandInfo(CommandDef command)
-    {
-        _out.ArrayHeader(10);
-        _out.Bulk(command.Name);
-        _out.IntegerValue(command.Arity);
-        _out.SetHeader(command.Flags.Length);
-        foreach (var flag in command.Flags)
-        {
-            _out.SimpleString(flag);
-        }
-
-        _out.IntegerValue(command.FirstKey);
-        _out.IntegerValue(command.LastKey);
-        _out.IntegerValue(command.Step);
-        _out.SetHeader(0);
-        _out.SetHeader(0);
-        _out.ArrayHeader(0);
-        _out.ArrayHeader(0);
-    }
-
     private void Config(in CommandArgs a)
     {
         if (a.Is(1, "GET"u8) && a.Count >= 3)
         {
-            var all = ConfigValues();
-            var matched = new List<KeyValuePair<string, string>>();
-            foreach (var (name, value) in all)
-            {
-                for (var i = 2; i < a.Count; i++)
-                {
-                    if (GlobPattern.IsMatch(a[i], Encoding.ASCII.GetBytes(name), ignoreCase: true))
-                    {
-                        matched.Add(new(name, value));
-                        break;
-                    }
-                }
-            }
-
+            var matched = ConfigSettings.Matching(_server, a, 2);
             _out.MapHeader(matched.Count);
             foreach (var (name, value) in matched)
             {
@@ -587,12 +402,32 @@ internal sealed partial class RespSession
                 _out.Bulk(value);
             }
         }
-        else if (a.Is(1, "SET"u8) && a.Count >= 4)
+        else if (a.Is(1, "SET"u8) && a.Count >= 4 && a.Count % 2 == 0)
         {
-            _out.Error($"ERR CONFIG SET failed (possibly related to argument '{a.Text(2)}') - can't set immutable config");
+            var pairs = new List<(string, string)>();
+            for (var i = 2; i < a.Count; i += 2)
+            {
+                pairs.Add((a.Text(i), a.Text(i + 1)));
+            }
+
+            if (ConfigSettings.TrySet(_server, pairs) is { } error)
+            {
+                _out.Error(error);
+            }
+            else
+            {
+                _out.Ok();
+            }
         }
         else if (a.Is(1, "RESETSTAT"u8) && a.Count == 2)
         {
+            _server.Stats.Reset();
+            _server.SlowLog.Reset();
+            _server.CommandsProcessed.Reset();
+            Interlocked.Exchange(ref _server.ConnectionsReceived, 0);
+            Interlocked.Exchange(ref _server.RejectedConnections, 0);
+            Interlocked.Exchange(ref _server.ProtocolErrors, 0);
+            _server.StoreBaseline = _store.GetStatistics();
             _out.Ok();
         }
         else if (a.Is(1, "HELP"u8))
@@ -600,6 +435,8 @@ internal sealed partial class RespSession
             WriteLines(
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+                "RESETSTAT", "    Reset statistics reported by the INFO command.",
                 "HELP", "    Print this help.");
         }
         else if (a.Is(1, "GET"u8) || a.Is(1, "SET"u8) || a.Is(1, "RESETSTAT"u8))
@@ -610,31 +447,6 @@ internal sealed partial class RespSession
         {
             UnknownSubcommand(a, "CONFIG");
         }
-    }
-
-    private List<KeyValuePair<string, string>> ConfigValues()
-    {
-        var c = CultureInfo.InvariantCulture;
-        var o = _server.Options;
-        return
-        [
-            new("maxmemory", _store.Capacity.ToString(c)),
-            new("maxmemory-policy", PolicyName(_store.Policy)),
-            new("maxclients", o.MaxClients.ToString(c)),
-            new("port", _server.Port.ToString(c)),
-            new("bind", o.BindAddress.ToString()),
-            new("protected-mode", o.ProtectedMode ? "yes" : "no"),
-            new("requirepass", ""),
-            new("proto-max-bulk-len", o.MaxBulkLength.ToString(c)),
-            new("client-query-buffer-limit", o.MaxQueryBuffer.ToString(c)),
-            new("save", ""),
-            new("appendonly", "no"),
-            new("databases", "1"),
-            new("timeout", "0"),
-            new("replica-read-only", "yes"),
-            new("slave-read-only", "yes"),
-            new("cluster-enabled", _server.Host.Router is null ? "no" : "yes"),
-        ];
     }
 
     private void Memory(in CommandArgs a)

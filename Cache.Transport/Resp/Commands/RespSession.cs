@@ -51,28 +51,56 @@ internal sealed partial class RespSession
         _server.CommandsProcessed.Increment();
         if (!CommandTable.TryLookup(a[0], out var command))
         {
+            FlagTransaction();
             UnknownCommand(a);
             return;
         }
 
         if (!command.ArityOk(a.Count))
         {
+            Refuse(command);
             WrongArity(command.Name);
             return;
         }
 
         if (!Authenticated && !command.NoAuth)
         {
+            Refuse(command);
             _out.Error("NOAUTH Authentication required.");
             return;
         }
 
-        _client.LastCommand = command.Name;
-        if (_routes && _server.Host.Router is { } mesh && TryRoute(a, command, mesh))
+        _client.LastCommand = command.HasSubcommands && a.Count > 1 ? command.Name + "|" + Shown(a[1]).ToLowerInvariant() : command.Name;
+        if (_queued is not null && !command.RunsInMulti && !_inExec)
         {
+            Queue(a, command);
             return;
         }
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var errors = _out.Errors;
+        BeginReply();
+        // WATCH stays here: it records versions in this session, whoever owns the keys.
+        if (!(_routes && !_inExec && command.Id != CommandId.Watch && _server.Host.Router is { } mesh && (TryRoute(a, command, mesh) || TryMeshWide(a, command, mesh))))
+        {
+            Dispatch(a, command);
+        }
+
+        EndReply();
+        var ticks = System.Diagnostics.Stopwatch.GetTimestamp() - started;
+        _server.Stats.Record(command.Id, ticks, _out.Errors != errors);
+        Observe(a, command, ticks);
+    }
+
+    /// <summary>A known command refused before it ran: counted as rejected, and a transaction being queued fails.</summary>
+    private void Refuse(CommandDef command)
+    {
+        _server.Stats.Rejected(command.Id);
+        FlagTransaction();
+    }
+
+    private void Dispatch(in CommandArgs a, CommandDef command)
+    {
         switch (command.Id)
         {
             case CommandId.Get: Get(a); break;
@@ -123,7 +151,7 @@ internal sealed partial class RespSession
             case CommandId.Config: Config(a); break;
             case CommandId.Memory: Memory(a); break;
             case CommandId.Cluster: ClusterCommand(a); break;
-            default: UnknownCommand(a); break;
+            default: DispatchMore(a, command); break;
         }
     }
 

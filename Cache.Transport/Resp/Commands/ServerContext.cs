@@ -55,4 +55,15 @@ internal sealed class ServerContext
     public long InstantaneousOpsPerSecond { get; set; }
 
     public long NextClientId() => Interlocked.Increment(ref _nextClientId);
+
+    /// <summary>INFO commandstats and LATENCY HISTOGRAM.</summary>
+    public CommandStats Stats { get; } = new();
+
+    public SlowLog SlowLog { get; } = new();
+
+    /// <summary>The store's counters at the last CONFIG RESETSTAT: INFO reports the counts since (the store's own counters, and its metrics, only grow).</summary>
+    public StoreStatistics StoreBaseline { get; set; }
+
+    /// <summary>The clients that sent MONITOR.</summary>
+    public MonitorHub Monitors { get; } = new();
 }

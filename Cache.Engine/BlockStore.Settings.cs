@@ -1,0 +1,75 @@
+namespace Cache.Engine;
+
+/// <summary>Settings that change while the store runs (Redis's <c>CONFIG SET maxmemory</c> and <c>maxmemory-policy</c>), and key versions for optimistic transactions.</summary>
+public sealed partial class BlockStore
+{
+    private long _capacity;
+    private int _policy;
+
+    /// <summary>
+    /// Sets the byte budget. A smaller budget than the bytes in use evicts at once under <see cref="AdmissionPolicy.Lru"/>
+    /// and <see cref="AdmissionPolicy.Random"/> (as Redis does on its next command); under <see cref="AdmissionPolicy.Retain"/>
+    /// nothing leaves and new entries are refused until enough do. Thread-safe.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The budget is not positive.</exception>
+    public void Resize(long capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
+        Volatile.Write(ref _capacity, capacity);
+        if (Policy == AdmissionPolicy.Retain)
+        {
+            return;
+        }
+
+        // Bounded: entries held by other threads' stripes are skipped, and a budget still exceeded afterwards
+        // is met by the evictions of later inserts.
+        for (var attempt = 0; attempt < 1_000_000 && BytesUsed > capacity; attempt++)
+        {
+            var victim = Policy == AdmissionPolicy.Lru ? _ring.NextClockVictim(null) : _ring.RandomEntry(null);
+            if (victim is null)
+            {
+                return;
+            }
+
+            TryEvict(victim);
+        }
+    }
+
+    /// <summary>Changes the admission policy for the inserts that follow; the entries stay. Thread-safe.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The policy is not defined.</exception>
+    public void ChangePolicy(AdmissionPolicy policy)
+    {
+        if (!Enum.IsDefined(policy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(policy), policy, "Policy must be Retain, Lru or Random.");
+        }
+
+        Volatile.Write(ref _policy, (int)policy);
+    }
+
+    /// <summary>
+    /// The version of a key's present value: equal to a later call's result exactly when nothing wrote, removed,
+    /// expired or re-expired the key in between (a write of the same bytes still counts). Counts no hit or miss.
+    /// Thread-safe.
+    /// </summary>
+    public KeyVersion GetVersion(ReadOnlySpan<byte> key)
+    {
+        var hash = StoreKey.HashOf(key);
+        if (_samples is not null && _samples.TryFind(key, hash, out var record))
+        {
+            // A sample's record is appended anew on every write that is not in place, and its version counts the
+            // in-place ones; a compaction that moves the record makes a watcher's EXEC fail, never pass wrongly.
+            return new KeyVersion(record.Chunk, null, record.Offset, Volatile.Read(ref record.Version), 0);
+        }
+
+        var entry = Find(key, hash);
+        if (entry is null)
+        {
+            return default;
+        }
+
+        // Data before Version: an in-place overwrite bumps Version, a replacement swaps Data.
+        var data = entry.Data;
+        return new KeyVersion(entry, data, 0, Volatile.Read(ref entry.Version), Volatile.Read(ref entry.ExpiresAtUnixMs));
+    }
+}
