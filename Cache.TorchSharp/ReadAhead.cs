@@ -18,10 +18,11 @@ namespace Cache.TorchSharp;
 /// </remarks>
 internal sealed class ReadAhead : IDisposable
 {
-    // Small enough that a reader overtaking the read-ahead (the first epoch: every sample is produced,
-    // and the loader's workers outrun one thread) wastes at most a few samples' work; large enough that a
-    // read of cached samples is one request per owner for many samples.
+    // Cached samples are read 16 at a time: one request per owner for many samples. While samples are being
+    // produced (the first epoch), it goes 2 at a time: the loader's workers outrun one thread there, and a
+    // reader that takes over a sample the read-ahead is producing wastes at most that much work.
     private const int BatchSize = 16;
+    private const int ProducingBatchSize = 2;
 
     private readonly CachedDataset<ReadOnlyMemory<byte>> _dataset;
     private readonly int _capacity;
@@ -110,12 +111,15 @@ internal sealed class ReadAhead : IDisposable
     private void Run()
     {
         var wanted = new List<int>(BatchSize);
+        var producing = false;
         foreach (var chunk in _hints.GetConsumingEnumerable())
         {
-            for (var start = 0; start < chunk.Length; start += BatchSize)
+            var start = 0;
+            while (start < chunk.Length)
             {
+                var end = Math.Min(chunk.Length, start + (producing ? ProducingBatchSize : BatchSize));
                 wanted.Clear();
-                for (var k = start; k < Math.Min(chunk.Length, start + BatchSize); k++)
+                for (var k = start; k < end; k++)
                 {
                     // Skip what a reader has taken over (or what was dropped) since the hint.
                     if (_slots.TryGetValue(chunk[k], out var slot) && slot is null)
@@ -124,12 +128,14 @@ internal sealed class ReadAhead : IDisposable
                     }
                 }
 
+                start = end;
                 if (wanted.Count == 0)
                 {
                     continue;
                 }
 
                 IReadOnlyList<ReadOnlyMemory<byte>> values;
+                var missesBefore = _dataset.Statistics.Misses;
                 try
                 {
                     values = _dataset.GetMany(wanted);
@@ -146,6 +152,7 @@ internal sealed class ReadAhead : IDisposable
                     continue;
                 }
 
+                producing = _dataset.Statistics.Misses > missesBefore;
                 for (var k = 0; k < wanted.Count; k++)
                 {
                     // Fails when a reader removed the claim meanwhile: it fetched the sample itself.
