@@ -18,13 +18,7 @@ public sealed class CachedTensorDatasetTests : IDisposable
         using var cached = new CachedTensorDataset(source, Options("equal"));
         for (var epoch = 0; epoch < 3; epoch++)
         {
-            for (long i = 0; i < cached.Count; i++)
-            {
-                var sample = cached.GetTensor(i);
-                var expected = SyntheticDataset.Make(i);
-                TensorAssert.Equal(expected, sample);
-                TensorAssert.DisposeAll([sample, expected]);
-            }
+            AssertSamplesAreTheSources(cached, Enumerable.Range(0, 50).Select(i => (long)i));
         }
 
         Assert.Equal(50, source.Calls);
@@ -65,13 +59,7 @@ public sealed class CachedTensorDatasetTests : IDisposable
         }
 
         using var cached = new CachedTensorDataset(source, Options("corrupt"));
-        for (long i = 0; i < 3; i++)
-        {
-            var sample = cached.GetTensor(i);
-            var expected = SyntheticDataset.Make(i);
-            TensorAssert.Equal(expected, sample);
-            TensorAssert.DisposeAll([sample, expected]);
-        }
+        AssertSamplesAreTheSources(cached, [0, 1, 2]);
 
         Assert.Equal(3, source.Calls);
         Assert.Equal(3, cached.Statistics.Corrupt);
@@ -90,13 +78,7 @@ public sealed class CachedTensorDatasetTests : IDisposable
         using var cached = new CachedTensorDataset(source, Options("indexable"));
         for (var epoch = 0; epoch < 2; epoch++)
         {
-            for (long i = 0; i < 10; i++)
-            {
-                var expected = SyntheticDataset.Make(i);
-                var sample = cached.GetTensor(i);
-                TensorAssert.Equal(expected, sample);
-                TensorAssert.DisposeAll([sample, expected]);
-            }
+            AssertSamplesAreTheSources(cached, Enumerable.Range(0, 10).Select(i => (long)i));
         }
 
         Assert.Equal(10, made);
@@ -126,16 +108,19 @@ public sealed class CachedTensorDatasetTests : IDisposable
         // The read-ahead thread produces the 40 samples; wait for that condition, not for time.
         Assert.True(SpinWait.SpinUntil(() => source.Calls == 40 && cached.Statistics.Misses == 40, TimeSpan.FromMinutes(1)));
         Assert.True(SpinWait.SpinUntil(() => AllReady(cached, hinted), TimeSpan.FromMinutes(1)));
-        foreach (var i in hinted)
-        {
-            var sample = cached.GetTensor(i);
-            var expected = SyntheticDataset.Make(i);
-            TensorAssert.Equal(expected, sample);
-            TensorAssert.DisposeAll([sample, expected]);
-        }
+        AssertSamplesAreTheSources(cached, hinted);
 
         Assert.Equal(40, source.Calls);
         Assert.Equal(40, cached.ReadAheadHits);
+    }
+
+    [Fact]
+    public void A_hint_after_disposal_is_ignored()
+    {
+        var cached = new CachedTensorDataset(new SyntheticDataset(4), Options("late-hint"));
+        cached.Dispose();
+        cached.Prefetch([0, 1, 2]);
+        cached.Dispose();
     }
 
     [Fact]
@@ -148,6 +133,17 @@ public sealed class CachedTensorDatasetTests : IDisposable
         var kept = new SyntheticDataset(1);
         new CachedTensorDataset(kept, Options("keep"), disposeSource: false).Dispose();
         Assert.False(kept.Disposed);
+    }
+
+    private static void AssertSamplesAreTheSources(CachedTensorDataset cached, IEnumerable<long> indices)
+    {
+        foreach (var i in indices)
+        {
+            var sample = cached.GetTensor(i);
+            var expected = SyntheticDataset.Make(i);
+            TensorAssert.Equal(expected, sample);
+            TensorAssert.DisposeAll([sample, expected]);
+        }
     }
 
     private static bool AllReady(CachedTensorDataset cached, long[] hinted) => cached.ReadAheadReady >= hinted.Length;

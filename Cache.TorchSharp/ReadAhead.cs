@@ -34,6 +34,7 @@ internal sealed class ReadAhead : IDisposable
     private readonly Thread _worker;
     private long _taken;
     private long _overtaken;
+    private int _disposed;
 
     public ReadAhead(CachedDataset<ReadOnlyMemory<byte>> dataset, int capacity)
     {
@@ -69,13 +70,13 @@ internal sealed class ReadAhead : IDisposable
             _slots.TryRemove(oldest, out _);
         }
 
-        if (claimed.Count > 0 && !_hints.IsAddingCompleted)
+        if (claimed.Count > 0 && Volatile.Read(ref _disposed) == 0)
         {
             try
             {
                 _hints.Add([.. claimed]);
             }
-            catch (InvalidOperationException)
+            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
             {
                 // Disposed meanwhile: a hint is never a demand.
             }
@@ -102,6 +103,11 @@ internal sealed class ReadAhead : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _hints.CompleteAdding();
         _worker.Join();
         _hints.Dispose();
