@@ -16,7 +16,7 @@ namespace Cache.Dataset;
 /// <para>Failures of the cache are misses: the value is computed and training goes on. A null value is cached
 /// as null and not recomputed.</para>
 /// </remarks>
-public sealed class CacheLoader<T> : IDisposable
+public sealed class CacheLoader<T> : IDisposable, IAsyncDisposable
 {
     private readonly SampleCache<T> _cache;
 
@@ -65,8 +65,34 @@ public sealed class CacheLoader<T> : IDisposable
     /// </summary>
     public IReadOnlyList<T> GetMany(IReadOnlyList<string> keys, Func<IReadOnlyList<string>, IReadOnlyList<T>> loadMany)
     {
-        ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(loadMany);
+        var full = FullKeys(keys);
+
+        return _cache.GetOrProduceMany(full, (Keys: keys, Load: loadMany), static (state, missed) =>
+            missed.Count == 0 ? [] : state.Load(missed.ConvertAll(i => state.Keys[i])));
+    }
+
+    /// <summary>As <see cref="Get(string, Func{string, T})"/>, asynchronously: the cache read waits on no thread; <paramref name="load"/> runs on the continuation.</summary>
+    public async ValueTask<T> GetAsync(string key, Func<string, T> load, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(load);
+        var values = await GetManyAsync([key], missed => [load(missed[0])], cancellationToken).ConfigureAwait(false);
+        return values[0];
+    }
+
+    /// <summary>As <see cref="GetMany"/>, asynchronously: one batched read of the cache that waits on no thread; <paramref name="loadMany"/> runs on the continuation.</summary>
+    public async ValueTask<IReadOnlyList<T>> GetManyAsync(IReadOnlyList<string> keys, Func<IReadOnlyList<string>, IReadOnlyList<T>> loadMany, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(loadMany);
+        var full = FullKeys(keys);
+        return await _cache.GetOrProduceManyAsync(full, (Keys: keys, Load: loadMany), static (state, missed) =>
+            missed.Count == 0 ? [] : state.Load(missed.ConvertAll(i => state.Keys[i])), cancellationToken).ConfigureAwait(false);
+    }
+
+    private Engine.StoreKey[] FullKeys(IReadOnlyList<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
         var full = new Engine.StoreKey[keys.Count];
         for (var i = 0; i < full.Length; i++)
         {
@@ -74,38 +100,7 @@ public sealed class CacheLoader<T> : IDisposable
             full[i] = KeyEncoding.Create(_cache.KeyPrefix, keys[i]);
         }
 
-        var values = new T[full.Length];
-        var found = new bool[full.Length];
-        _cache.GetMany(full, values, found);
-
-        var missed = new List<int>();
-        for (var i = 0; i < found.Length; i++)
-        {
-            if (!found[i])
-            {
-                missed.Add(i);
-            }
-        }
-
-        if (missed.Count == 0)
-        {
-            return values;
-        }
-
-        var missedKeys = missed.ConvertAll(i => keys[i]);
-        var loaded = loadMany(missedKeys);
-        if (loaded is null || loaded.Count != missedKeys.Count)
-        {
-            throw new InvalidOperationException($"loadMany returned {loaded?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"} values for {missedKeys.Count} keys; it must return one value per key, in order.");
-        }
-
-        for (var j = 0; j < missed.Count; j++)
-        {
-            values[missed[j]] = loaded[j];
-            _cache.Add(full[missed[j]], loaded[j]);
-        }
-
-        return values;
+        return full;
     }
 
     /// <summary>The number of keys of this dataset in the cache (the buffer is flushed first).</summary>
@@ -114,9 +109,15 @@ public sealed class CacheLoader<T> : IDisposable
     /// <summary>Removes this dataset's keys from the cache and the buffer; other datasets are untouched.</summary>
     public void Clear() => _cache.Clear();
 
-    /// <summary>Writes buffered values to the cache now.</summary>
+    /// <summary>Waits until every value buffered before the call has been answered for by the cache. Blocks the caller; prefer <see cref="FlushAsync"/>.</summary>
     public void Flush() => _cache.Flush();
 
-    /// <summary>Flushes the buffer. The process's cache itself lives on for other datasets.</summary>
+    /// <summary>Completes when every value buffered before the call has been answered for by the cache.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken = default) => _cache.FlushAsync(cancellationToken);
+
+    /// <summary>Writes what is buffered and stops the background writer (waiting for its thread). The process's cache itself lives on for other datasets.</summary>
     public void Dispose() => _cache.Dispose();
+
+    /// <summary>As <see cref="Dispose"/>, without blocking the caller.</summary>
+    public ValueTask DisposeAsync() => _cache.DisposeAsync();
 }

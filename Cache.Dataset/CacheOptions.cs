@@ -48,6 +48,10 @@ public sealed class CacheOptions
     /// <see cref="CacheLoader{T}"/> (Bagua's defaults). Must be at least 1.</summary>
     public int? WriterBufferSize { get; set; }
 
+    /// <summary>Samples a <see cref="CachedDataset{T}"/> keeps staged for <see cref="CachedDataset{T}.Prefetch"/>
+    /// (hinted, read ahead, not yet asked for). Default 1024; 0 turns prefetching off. Must be at least 0.</summary>
+    public int PrefetchCapacity { get; set; } = 1024;
+
     /// <summary>The store's admission policy (fixed by the process's first dataset). Default
     /// <see cref="AdmissionPolicy.Retain"/>, which reaches the best hit rate under reshuffled epochs.</summary>
     public AdmissionPolicy Policy { get; set; } = AdmissionPolicy.Retain;
@@ -62,4 +66,7 @@ public sealed class CacheOptions
     /// hosting several independent caches). When set, <see cref="CapacityPerNode"/> and
     /// <see cref="Policy"/> are the node's own and are not applied. The caller owns the node.</summary>
     public CacheNode? Node { get; set; }
+
+    /// <summary>A backend to use instead of a node or hosts (tests: a backend that records its calls).</summary>
+    internal ICacheBackend? BackendOverride { get; set; }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Text;
 using Cache.Engine;
 using Cache.Transport;
+using Cache.Transport.Mesh;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -16,7 +16,7 @@ internal sealed class CacheSettings
     private CacheSettings(string datasetName, int writerBufferSize, int compressAtLeast, ICacheBackend backend, ILoggerFactory loggerFactory)
     {
         DatasetName = datasetName;
-        KeyPrefix = Encoding.UTF8.GetBytes(datasetName + ":");
+        KeyPrefix = KeyEncoding.Prefix(datasetName);
         WriterBufferSize = writerBufferSize;
         CompressAtLeast = compressAtLeast;
         Backend = backend;
@@ -77,6 +77,11 @@ internal sealed class CacheSettings
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var launch = LaunchEnvironment.Read();
         var compressAtLeast = options.Compression == SampleCompression.Lz4 ? CompressAtLeastBytes : 0;
+        if (options.BackendOverride is { } custom)
+        {
+            return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, custom, loggerFactory);
+        }
+
         if (options.Hosts.Count > 0)
         {
             var redis = SharedRedisBackends.Acquire(options.Hosts, options.ClusterMode, launch.NodeRank, loggerFactory);
@@ -97,7 +102,7 @@ internal sealed class CacheSettings
                 ? CacheNode.AcquireProcessMeshNode(nodeOptions, MeshEnvironment.Read())
                 : CacheNode.AcquireProcessNode(nodeOptions));
 
-        node.RegisterDataset(options.DatasetName);
+        node.TrackKeyPrefix(options.DatasetName + ":");
         return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, node, loggerFactory);
     }
 

@@ -10,6 +10,9 @@ internal static class KeyEncoding
     /// <summary>Keys up to this length are built on the stack for lookups.</summary>
     public const int StackLimit = 256;
 
+    /// <summary>The dataset side's one builder of the key prefix: UTF-8 of <c>{datasetName}:</c>.</summary>
+    public static byte[] Prefix(string datasetName) => Encoding.UTF8.GetBytes(datasetName + ":");
+
     public static int MaxLength(ReadOnlySpan<byte> prefix, string key) => prefix.Length + Encoding.UTF8.GetMaxByteCount(key.Length);
 
     public static int Write(ReadOnlySpan<byte> prefix, string key, Span<byte> destination)

@@ -1,16 +1,14 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using Cache.Engine;
-using Cache.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Cache.Dataset;
 
 /// <summary>
 /// The shared core of <see cref="CachedDataset{T}"/> and <see cref="CacheLoader{T}"/>: full keys in,
-/// samples out, through the write-behind buffer, the codec and the backend. Thread-safe.
+/// samples out, through the write-behind, the codec and the backend. Thread-safe.
 /// </summary>
-internal sealed partial class SampleCache<T> : IDisposable
+internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
 {
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_writer;
@@ -18,51 +16,51 @@ internal sealed partial class SampleCache<T> : IDisposable
     private readonly CacheSettings _settings;
     private readonly ISampleSerializer<T> _serializer;
     private readonly ILogger _logger;
-
-    // Encoded samples not yet written to the backend. Reads look here first, so a sample is visible
-    // from the moment it is computed; an entry leaves only after the backend has answered for it.
-    private readonly ConcurrentDictionary<StoreKey, byte[]> _pending = new();
-    private readonly Lock _flushGate = new();
-    private readonly int _pendingCap;
-    private int _pendingCount;
-    private int _disposed;
+    private readonly WriteBehind _writeBehind;
 
     private readonly StripedCounter _hits = new();
     private readonly StripedCounter _misses = new();
     private long _bufferHits;
-    private long _written;
-    private long _rejected;
-    private long _failed;
-    private long _dropped;
     private long _corrupt;
 
     public SampleCache(CacheSettings settings, ISampleSerializer<T>? serializer)
     {
         _settings = settings;
-        _pendingCap = Math.Max(4 * settings.WriterBufferSize, 256);
         _serializer = serializer ?? SampleSerializer.Default<T>();
         _logger = settings.LoggerFactory.CreateLogger("Cache.Dataset." + settings.DatasetName);
+        _writeBehind = new WriteBehind(settings.Backend, settings.DatasetName, settings.WriterBufferSize, QueueBound(settings.WriterBufferSize), _logger);
     }
 
     public string DatasetName => _settings.DatasetName;
 
+    /// <summary>
+    /// The most samples the write-behind holds: 4x the writer buffer, at least 1024, so that a burst of
+    /// producers that outruns the flusher for a moment (a thread is never as quick to wake as a loop is to add)
+    /// does not drop samples; a backend that stays slow still cannot grow the queue without bound.
+    /// </summary>
+    internal static int QueueBound(int writerBufferSize) => Math.Max(4 * writerBufferSize, 1024);
+
     /// <summary>UTF-8 of <c>{DatasetName}:</c>; a full key is this prefix and the sample's key.</summary>
     public ReadOnlySpan<byte> KeyPrefix => _settings.KeyPrefix;
+
+    public CacheSettings Settings => _settings;
+
+    /// <summary>The background write-behind (tests read its counters).</summary>
+    internal WriteBehind WriteBehind => _writeBehind;
 
     public CacheStatistics Statistics => new(
         _hits.Read(),
         Interlocked.Read(ref _bufferHits),
         _misses.Read(),
-        Interlocked.Read(ref _written),
-        Interlocked.Read(ref _rejected),
-        Interlocked.Read(ref _failed) + Interlocked.Read(ref _dropped),
+        _writeBehind.Written,
+        _writeBehind.Rejected,
+        _writeBehind.Dropped,
         Interlocked.Read(ref _corrupt));
 
-    /// <summary>Reads a sample by full key from the buffer or the backend. A miss is counted.</summary>
+    /// <summary>Reads a sample by full key from the write-behind or the backend. A miss is counted.</summary>
     public bool TryGet(ReadOnlySpan<byte> fullKey, out T sample)
     {
-        if (Volatile.Read(ref _pendingCount) > 0 && _pending.TryGetValue(StoreKey.ForLookup(fullKey), out var buffered)
-            && TryDecode(buffered, out sample))
+        if (_writeBehind.TryGet(fullKey, out var buffered) && TryDecode(buffered, out sample))
         {
             Interlocked.Increment(ref _bufferHits);
             _hits.Increment();
@@ -80,13 +78,118 @@ internal sealed partial class SampleCache<T> : IDisposable
         return false;
     }
 
-    /// <summary>Reads many samples; <paramref name="found"/>[i] tells whether <paramref name="samples"/>[i] was filled. Misses are counted.</summary>
-    public void GetMany(StoreKey[] keys, T[] samples, bool[] found)
+    /// <summary>
+    /// Reads many samples with one batched read of the backend; <paramref name="found"/>[i] tells whether
+    /// <paramref name="samples"/>[i] was filled. Misses are counted. Returns the positions that missed, in order.
+    /// </summary>
+    public List<int> GetMany(StoreKey[] keys, T[] samples, bool[] found)
+    {
+        var remote = TakeBuffered(keys, samples, found);
+        if (remote.Count == 0)
+        {
+            return remote;
+        }
+
+        var askKeys = Select(keys, remote);
+        var values = new ReadOnlyMemory<byte>[remote.Count];
+        var hit = new bool[remote.Count];
+        _settings.Backend.GetMany(askKeys, values, hit);
+        return Scatter(remote, values, hit, samples, found);
+    }
+
+    /// <summary>As <see cref="GetMany(StoreKey[], T[], bool[])"/>, asynchronously.</summary>
+    public async ValueTask<List<int>> GetManyAsync(StoreKey[] keys, T[] samples, bool[] found, CancellationToken cancellationToken)
+    {
+        var remote = TakeBuffered(keys, samples, found);
+        if (remote.Count == 0)
+        {
+            return remote;
+        }
+
+        var askKeys = Select(keys, remote);
+        var values = new ReadOnlyMemory<byte>[remote.Count];
+        var hit = new bool[remote.Count];
+        await BackendAsync.GetManyAsync(_settings.Backend, askKeys, values, hit, cancellationToken).ConfigureAwait(false);
+        return Scatter(remote, values, hit, samples, found);
+    }
+
+    /// <summary>
+    /// The one miss-filling loop of <see cref="CachedDataset{T}.GetMany"/> and <see cref="CacheLoader{T}.GetMany"/>:
+    /// a batched read, then <paramref name="produce"/> for the positions that missed (in order; it returns one
+    /// sample per position), each produced sample queued for the cache.
+    /// </summary>
+    public T[] GetOrProduceMany<TState>(StoreKey[] keys, TState state, Func<TState, List<int>, IReadOnlyList<T>> produce)
+    {
+        var samples = new T[keys.Length];
+        var missed = GetMany(keys, samples, new bool[keys.Length]);
+        FillMisses(keys, samples, missed, produce(state, missed));
+        return samples;
+    }
+
+    /// <summary>As <see cref="GetOrProduceMany"/>, with the read asynchronous; <paramref name="produce"/> runs on the caller's continuation.</summary>
+    public async ValueTask<T[]> GetOrProduceManyAsync<TState>(StoreKey[] keys, TState state, Func<TState, List<int>, IReadOnlyList<T>> produce, CancellationToken cancellationToken)
+    {
+        var samples = new T[keys.Length];
+        var missed = await GetManyAsync(keys, samples, new bool[keys.Length], cancellationToken).ConfigureAwait(false);
+        FillMisses(keys, samples, missed, produce(state, missed));
+        return samples;
+    }
+
+    /// <summary>Puts produced samples at the positions that missed and queues them for the cache.</summary>
+    public void FillMisses(StoreKey[] keys, T[] samples, List<int> missed, IReadOnlyList<T>? produced)
+    {
+        if (missed.Count == 0)
+        {
+            return;
+        }
+
+        if (produced is null || produced.Count != missed.Count)
+        {
+            throw new InvalidOperationException($"{produced?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"} values were produced for {missed.Count} keys that missed; there must be one value per key, in order.");
+        }
+
+        for (var j = 0; j < missed.Count; j++)
+        {
+            samples[missed[j]] = produced[j];
+            Add(keys[missed[j]], produced[j]);
+        }
+    }
+
+    /// <summary>Queues a freshly produced sample under <paramref name="key"/> (owned from now on). Encodes on the caller's thread; never does I/O.</summary>
+    public void Add(StoreKey key, T sample) => _writeBehind.Add(key, Encode(sample));
+
+    /// <summary>Waits until every queued sample has been answered for by the backend.</summary>
+    public void Flush() => _writeBehind.Flush();
+
+    /// <summary>Asks the write-behind to write what it holds now, without waiting (the end of an epoch).</summary>
+    public void RequestFlush() => _writeBehind.RequestFlush();
+
+    /// <summary>Completes when every queued sample has been answered for by the backend.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken = default) => _writeBehind.FlushAsync(cancellationToken);
+
+    public long CountKeys()
+    {
+        Flush();
+        return _settings.Backend.CountKeys(KeyPrefix);
+    }
+
+    public long Clear()
+    {
+        // What is queued goes out first, so that nothing written after the removal brings it back.
+        Flush();
+        return _settings.Backend.RemoveKeys(KeyPrefix);
+    }
+
+    public void Dispose() => _writeBehind.Dispose();
+
+    public ValueTask DisposeAsync() => _writeBehind.DisposeAsync();
+
+    private List<int> TakeBuffered(StoreKey[] keys, T[] samples, bool[] found)
     {
         var remote = new List<int>(keys.Length);
         for (var i = 0; i < keys.Length; i++)
         {
-            if (Volatile.Read(ref _pendingCount) > 0 && _pending.TryGetValue(keys[i], out var buffered) && TryDecode(buffered, out samples[i]))
+            if (_writeBehind.TryGet(keys[i], out var buffered) && TryDecode(buffered, out samples[i]))
             {
                 found[i] = true;
                 Interlocked.Increment(ref _bufferHits);
@@ -98,140 +201,39 @@ internal sealed partial class SampleCache<T> : IDisposable
             }
         }
 
-        if (remote.Count == 0)
+        return remote;
+    }
+
+    private static StoreKey[] Select(StoreKey[] keys, List<int> positions)
+    {
+        var selected = new StoreKey[positions.Count];
+        for (var j = 0; j < positions.Count; j++)
         {
-            return;
+            selected[j] = keys[positions[j]];
         }
 
-        var askKeys = new StoreKey[remote.Count];
-        for (var j = 0; j < remote.Count; j++)
-        {
-            askKeys[j] = keys[remote[j]];
-        }
+        return selected;
+    }
 
-        var values = new ReadOnlyMemory<byte>[remote.Count];
-        var hit = new bool[remote.Count];
-        _settings.Backend.GetMany(askKeys, values, hit);
+    private List<int> Scatter(List<int> remote, ReadOnlyMemory<byte>[] values, bool[] hit, T[] samples, bool[] found)
+    {
+        var missed = new List<int>();
         for (var j = 0; j < remote.Count; j++)
         {
             var i = remote[j];
             found[i] = hit[j] && TryDecode(values[j], out samples[i]);
-            (found[i] ? _hits : _misses).Increment();
-        }
-    }
-
-    /// <summary>Buffers a freshly produced sample under <paramref name="key"/> (owned from now on), flushing when the buffer is full.</summary>
-    public void Add(StoreKey key, T sample)
-    {
-        // While a flush is slow (a server timing out), loaders keep adding: past the cap the new sample is
-        // dropped (and counted) rather than buffered, so the buffer never grows without bound.
-        if (Volatile.Read(ref _pendingCount) >= _pendingCap)
-        {
-            Interlocked.Increment(ref _dropped);
-            return;
-        }
-
-        var encoded = Encode(sample);
-        if (_pending.TryAdd(key, encoded))
-        {
-            if (Interlocked.Increment(ref _pendingCount) >= _settings.WriterBufferSize)
+            if (found[i])
             {
-                Flush(wait: false);
+                _hits.Increment();
+            }
+            else
+            {
+                _misses.Increment();
+                missed.Add(i);
             }
         }
-    }
 
-    /// <summary>Writes every buffered sample to the backend.</summary>
-    public void Flush() => Flush(wait: true);
-
-    public long CountKeys()
-    {
-        Flush();
-        return _settings.Backend.CountKeys(KeyPrefix);
-    }
-
-    public long Clear()
-    {
-        lock (_flushGate)
-        {
-            foreach (var key in _pending.Keys)
-            {
-                if (_pending.TryRemove(key, out _))
-                {
-                    Interlocked.Decrement(ref _pendingCount);
-                }
-            }
-
-            return _settings.Backend.RemoveKeys(KeyPrefix);
-        }
-    }
-
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
-        {
-            Flush();
-        }
-    }
-
-    private void Flush(bool wait)
-    {
-        // A loader thread that fills the buffer while another flushes does not wait: its sample stays
-        // buffered (and readable) and goes out with the next flush.
-        if (wait)
-        {
-            _flushGate.Enter();
-        }
-        else if (!_flushGate.TryEnter())
-        {
-            return;
-        }
-
-        try
-        {
-            var batch = _pending.ToArray();
-            if (batch.Length == 0)
-            {
-                return;
-            }
-
-            var results = new SetResult[batch.Length];
-            _settings.Backend.SetMany(batch, results);
-            long written = 0;
-            long rejected = 0;
-            long failed = 0;
-            for (var i = 0; i < batch.Length; i++)
-            {
-                if (results[i].IsStored())
-                {
-                    written++;
-                }
-                else if (results[i] == SetResult.Failed)
-                {
-                    failed++;
-                }
-                else
-                {
-                    rejected++;
-                }
-
-                if (_pending.TryRemove(batch[i]))
-                {
-                    Interlocked.Decrement(ref _pendingCount);
-                }
-            }
-
-            Interlocked.Add(ref _written, written);
-            Interlocked.Add(ref _failed, failed);
-            if (rejected > 0 && Interlocked.Add(ref _rejected, rejected) == rejected)
-            {
-                LogFirstRejection(_logger, _settings.DatasetName, _settings.Backend.Description);
-            }
-        }
-        finally
-        {
-            _flushGate.Exit();
-        }
+        return missed;
     }
 
     private byte[] Encode(T sample)
@@ -290,9 +292,6 @@ internal sealed partial class SampleCache<T> : IDisposable
             LogCorrupt(_logger, ex, _settings.DatasetName);
         }
     }
-
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Dataset {DatasetName}: the cache ({Backend}) is full and refuses new samples; they will be recomputed each epoch. Rejections are counted in the statistics")]
-    private static partial void LogFirstRejection(ILogger logger, string datasetName, string backend);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Dataset {DatasetName}: a cached value could not be read back and was recomputed (counted as corrupt)")]
     private static partial void LogCorrupt(ILogger logger, Exception? exception, string datasetName);

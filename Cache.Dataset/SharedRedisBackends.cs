@@ -1,4 +1,5 @@
 using Cache.Transport;
+using Cache.Transport.Redis;
 using Microsoft.Extensions.Logging;
 
 namespace Cache.Dataset;

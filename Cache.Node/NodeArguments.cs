@@ -28,7 +28,7 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
         string? secret = null;
         var clusterId = "cache";
         var portGiven = false;
-        var sendLowWatermark = Cache.Transport.PeerServerOptions.DefaultSendLowWatermark;
+        var sendLowWatermark = Cache.Transport.Server.PeerServerOptions.DefaultSendLowWatermark;
         for (var i = 0; i < args.Count; i++)
         {
             var flag = args[i];

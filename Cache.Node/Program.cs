@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Cache.Node;
 using Cache.Transport;
+using Cache.Transport.Server;
 
 // Socket completions run on the event thread instead of hopping to the thread pool: the server's
 // pipelines use inline schedulers, so a request is read, executed and answered on one thread. And one

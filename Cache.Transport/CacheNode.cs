@@ -1,5 +1,10 @@
 using System.Net;
 using Cache.Engine;
+using Cache.Transport.Server;
+using Cache.Transport.Common;
+using Cache.Transport.Mesh;
+using Cache.Transport.Peer;
+using Cache.Transport.Resp.Commands;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -10,16 +15,16 @@ namespace Cache.Transport;
 /// Every dataset of a process shares one node, obtained from <see cref="AcquireProcessNode"/>; the
 /// first one fixes the capacity and policy. Alone, a node serves its own process; after
 /// <see cref="JoinMesh"/>, keys are routed by hash slot to the member that owns them (its own store for
-/// its own slots, a <see cref="Peer.PeerClient"/> for the others). A failing peer is a miss, never an exception.
+/// its own slots, a <see cref="PeerClient"/> for the others). A failing peer is a miss, never an exception.
 /// </summary>
 /// <remarks>Thread-safe. Buffer ownership as in <see cref="ICacheBackend"/>.</remarks>
-public sealed partial class CacheNode : ICacheBackend, IDisposable
+public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
 {
     private static readonly Lock ProcessNodeGate = new();
     private static CacheNode? s_processNode;
 
     private readonly ILogger _logger;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _datasets = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _trackedPrefixes = new(StringComparer.Ordinal);
     private MeshMembership? _mesh;
     private PeerServer? _server;
     private int _disposed;
@@ -34,7 +39,8 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         }
 
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<CacheNode>() ?? NullLogger.Instance;
-        Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Policy = options.Policy, Name = "node" });
+        ArgumentNullException.ThrowIfNull(options.TimeProvider, nameof(options.TimeProvider));
+        Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Policy = options.Policy, Name = "node", TimeProvider = options.TimeProvider });
     }
 
     /// <summary>The node's store.</summary>
@@ -75,42 +81,54 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         }
     }
 
-    /// <summary>The names of the datasets that use this node (for INFO's datasets section).</summary>
-    public IReadOnlyCollection<string> DatasetNames => (IReadOnlyCollection<string>)_datasets.Keys;
+    /// <summary>The key prefixes whose keys this node counts (see <see cref="TrackKeyPrefix"/>).</summary>
+    public IReadOnlyCollection<string> TrackedPrefixes => (IReadOnlyCollection<string>)_trackedPrefixes.Keys;
 
     /// <summary>
-    /// Records that a dataset uses this node, and has the store count its keys as they come and go, so
-    /// that INFO and NumKeys answer without scanning every key (see <see cref="BlockStore.TrackPrefix"/>).
-    /// Idempotent; thread-safe.
+    /// Has the store count the keys under <paramref name="prefix"/> as they come and go, so that
+    /// <see cref="CountKeys"/> and INFO's datasets section answer for it without scanning every key (see
+    /// <see cref="BlockStore.TrackPrefix"/>). A dataset's prefix is <c>{name}:</c>. Idempotent; thread-safe.
     /// </summary>
-    public void RegisterDataset(string name)
+    public void TrackKeyPrefix(string prefix)
     {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        if (_datasets.TryAdd(name, 0))
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        if (_trackedPrefixes.TryAdd(prefix, 0))
         {
-            Store.TrackPrefix(System.Text.Encoding.UTF8.GetBytes(name + ":"));
+            Store.TrackPrefix(System.Text.Encoding.UTF8.GetBytes(prefix));
         }
     }
 
+    /// <inheritdoc />
+    IMeshRouter? IRespHost.Router => Mesh;
+
     /// <summary>The mesh this node belongs to, or null while it serves its own process only.</summary>
-    public MeshMembership? Mesh => Volatile.Read(ref _mesh);
+    internal MeshMembership? Mesh => Volatile.Read(ref _mesh);
+
+    /// <summary>The number of members of this node's mesh (1 while it serves its own process only).</summary>
+    public int MeshSize => Mesh?.Endpoints.Count ?? 1;
+
+    /// <summary>This node's rank in its mesh (0 while it serves its own process only).</summary>
+    public int MeshRank => Mesh?.Rank ?? 0;
+
+    /// <summary>The rank of the member that owns <paramref name="key"/> (by hash slot); 0 outside a mesh.</summary>
+    public int OwnerOf(ReadOnlySpan<byte> key) => Mesh?.Slots.OwnerOfKey(key) ?? 0;
 
     /// <summary>
     /// Joins a mesh of nodes: the 16384 hash slots are split into equal, contiguous ranges over
     /// <paramref name="members"/> in rank order, and from now on a key goes to its owner: this node's
     /// store directly (no socket, no serialization) when this node (<paramref name="rank"/>) owns it, the
-    /// owner's <see cref="Peer.PeerClient"/> otherwise. Call once, after every member's server listens.
+    /// owner's <see cref="PeerClient"/> otherwise. Call once, after every member's server listens.
     /// </summary>
-    public void JoinMesh(IReadOnlyList<EndPoint> members, int rank, Peer.PeerClientOptions clientOptions)
+    public void JoinMesh(IReadOnlyList<EndPoint> members, int rank, PeerClientOptions clientOptions)
     {
         ArgumentNullException.ThrowIfNull(members);
         ArgumentNullException.ThrowIfNull(clientOptions);
         ArgumentOutOfRangeException.ThrowIfNegative(rank);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, members.Count);
-        var clients = new Peer.PeerClient?[members.Count];
+        var clients = new PeerClient?[members.Count];
         for (var i = 0; i < members.Count; i++)
         {
-            clients[i] = i == rank ? null : new Peer.PeerClient(members[i], clientOptions);
+            clients[i] = i == rank ? null : new PeerClient(members[i], clientOptions);
         }
 
         if (Interlocked.CompareExchange(ref _mesh, new MeshMembership(new SlotMap(members.Count), rank, [.. members], clients) { ClientOptions = clientOptions }, null) is not null)
@@ -138,11 +156,11 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
             node._server = server;
             if (environment.Rank == 0)
             {
-                server.HostRendezvous(new Peer.RendezvousBoard(environment.WorldSize));
+                server.HostRendezvous(new RendezvousBoard(environment.WorldSize));
             }
 
-            var clientOptions = new Peer.PeerClientOptions { Secret = environment.Secret, RequestTimeout = environment.RequestTimeout, CompressAbove = environment.CompressAbove, LoggerFactory = options.LoggerFactory };
-            var members = Peer.Rendezvous.GatherAsync(master, environment.Rank, environment.WorldSize, environment.SelfEndPoint(), clientOptions, environment.RendezvousTimeout)
+            var clientOptions = new PeerClientOptions { Secret = environment.Secret, RequestTimeout = environment.RequestTimeout, CompressAbove = environment.CompressAbove, LoggerFactory = options.LoggerFactory };
+            var members = Rendezvous.GatherAsync(master, environment.Rank, environment.WorldSize, environment.SelfEndPoint(), clientOptions, environment.RendezvousTimeout)
                 .GetAwaiter().GetResult();
             node.JoinMesh(members, environment.Rank, clientOptions);
             return node;
@@ -198,41 +216,19 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         {
             // One request per owner, all in flight together; local keys are read meanwhile.
             remote = [];
-            var byOwner = GroupByOwner(keys, mesh);
-            foreach (var (owner, indices) in byOwner)
+            foreach (var group in OwnerBatch.Group(keys, mesh.Slots))
             {
-                if (owner != mesh.Rank)
+                if (group.Owner != mesh.Rank)
                 {
-                    var ownerKeys = new StoreKey[indices.Count];
-                    for (var j = 0; j < ownerKeys.Length; j++)
-                    {
-                        ownerKeys[j] = keys[indices[j]];
-                    }
-
-                    remote.Add(([.. indices], mesh.Clients[owner]!.GetManyAsync(ownerKeys)));
+                    remote.Add((group.Indices, mesh.Clients[group.Owner]!.GetManyAsync(OwnerBatch.Select(keys, group))));
                 }
             }
         }
 
-        for (var i = 0; i < keys.Length; i++)
-        {
-            if (mesh is null || mesh.Slots.OwnerOfKey(keys[i].Span) == mesh.Rank)
-            {
-                found[i] = Store.TryGet(keys[i].Span, out values[i]);
-            }
-        }
-
+        ReadLocal(keys, values, found, mesh);
         foreach (var (indices, task) in remote ?? [])
         {
-            var answer = task.GetAwaiter().GetResult();
-            for (var j = 0; answer is not null && j < indices.Length; j++)
-            {
-                if (answer[j] is { } bytes)
-                {
-                    values[indices[j]] = bytes;
-                    found[indices[j]] = true;
-                }
-            }
+            Scatter(indices, task.GetAwaiter().GetResult(), values, found);
         }
     }
 
@@ -256,32 +252,26 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
             keys[i] = entries[i].Key;
         }
 
-        var remote = new List<(List<int> Indices, Task<SetResult[]> Task)>();
-        foreach (var (owner, indices) in GroupByOwner(keys, mesh))
+        var remote = new List<(int[] Indices, Task<SetResult[]> Task)>();
+        foreach (var group in OwnerBatch.Group(keys, mesh.Slots))
         {
-            if (owner == mesh.Rank)
+            if (group.Owner == mesh.Rank)
             {
-                foreach (var i in indices)
+                foreach (var i in group.Indices)
                 {
                     results[i] = Store.SetOwned(entries[i].Key, entries[i].Value);
                 }
             }
             else
             {
-                var batch = new List<KeyValuePair<StoreKey, byte[]>>(indices.Count);
-                foreach (var i in indices)
-                {
-                    batch.Add(entries[i]);
-                }
-
-                remote.Add((indices, mesh.Clients[owner]!.SetManyAsync(batch)));
+                remote.Add((group.Indices, mesh.Clients[group.Owner]!.SetManyAsync(OwnerBatch.Select(entries, group))));
             }
         }
 
         foreach (var (indices, task) in remote)
         {
             var answer = task.GetAwaiter().GetResult();
-            for (var j = 0; j < indices.Count; j++)
+            for (var j = 0; j < indices.Length; j++)
             {
                 results[indices[j]] = answer[j];
             }
@@ -297,7 +287,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         Store.RemoveKeys(prefix) + SumOverPeers(prefix, static (client, bytes) => client.RemoveKeysAsync(bytes));
 
     /// <summary>Asks every other member of the mesh at once and adds up their answers (a member that fails counts 0); 0 outside a mesh.</summary>
-    private long SumOverPeers(ReadOnlySpan<byte> prefix, Func<Peer.PeerClient, byte[], Task<long?>> ask)
+    private long SumOverPeers(ReadOnlySpan<byte> prefix, Func<PeerClient, byte[], Task<long?>> ask)
     {
         if (Mesh is not { } mesh)
         {
@@ -307,23 +297,6 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable
         var bytes = prefix.ToArray();
         var answers = mesh.Clients.Where(c => c is not null).Select(c => ask(c!, bytes)).ToArray();
         return answers.Sum(t => t.GetAwaiter().GetResult() ?? 0);
-    }
-
-    private static Dictionary<int, List<int>> GroupByOwner(ReadOnlySpan<StoreKey> keys, MeshMembership mesh)
-    {
-        var groups = new Dictionary<int, List<int>>();
-        for (var i = 0; i < keys.Length; i++)
-        {
-            var owner = mesh.Slots.OwnerOfKey(keys[i].Span);
-            if (!groups.TryGetValue(owner, out var list))
-            {
-                groups[owner] = list = [];
-            }
-
-            list.Add(i);
-        }
-
-        return groups;
     }
 
     /// <summary>Releases the store. Dispose the datasets and loaders that use the node first.</summary>

@@ -14,4 +14,7 @@ public sealed class CacheNodeOptions
 
     /// <summary>Where the node logs. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>The clock of the node's store (expiry, TTLs, idle times). Default <see cref="TimeProvider.System"/>; tests drive their own.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }

@@ -26,6 +26,16 @@ public interface ICacheBackend
     /// <summary>Stores many entries at once; <paramref name="results"/>[i] is entry i's outcome. The backend owns the keys and values from now on.</summary>
     void SetMany(ReadOnlySpan<KeyValuePair<StoreKey, byte[]>> entries, Span<SetResult> results);
 
+    /// <summary>
+    /// As <see cref="GetMany"/>, asynchronously: no thread waits for a remote reply. The arrays behind the
+    /// memories must not be touched until the task completes. Cancelling abandons the read (an
+    /// <see cref="OperationCanceledException"/>); a failing peer or server is a miss, never an exception.
+    /// </summary>
+    ValueTask GetManyAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default);
+
+    /// <summary>As <see cref="SetMany"/>, asynchronously; the backend owns the keys and values from the call on. Cancelling abandons the wait for the answers (the entries then count as failed).</summary>
+    ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default);
+
     /// <summary>Counts the keys that start with <paramref name="prefix"/>.</summary>
     long CountKeys(ReadOnlySpan<byte> prefix);
 

@@ -1,424 +1,44 @@
-using System.Buffers;
-using System.Collections.Concurrent;
-using System.IO.Pipelines;
 using System.Net;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using Cache.Transport.Resp;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
+using Cache.Transport.Mesh;
+using Cache.Transport.Server;
 
 namespace Cache.Transport;
 
 /// <summary>
-/// The node's TCP port. Each connection is served through System.IO.Pipelines; its first byte decides
-/// the protocol: RESP (redis-cli, redis-benchmark, any Redis client) or the native peer protocol
-/// (<see cref="Peer.PeerFrame.Preamble"/>, which opens with a NUL byte: no RESP command begins with one).
+/// A node's TCP port: RESP for redis-cli, redis-benchmark and any Redis client, and the native peer protocol
+/// for the other members of a mesh, on one port (a connection's first byte picks the protocol: the peer
+/// protocol's preamble opens with a NUL byte, which no RESP command begins with).
 /// </summary>
 /// <remarks>Thread-safe. Start once; dispose to stop listening and close every connection.</remarks>
-public sealed partial class PeerServer : IAsyncDisposable, IDisposable
+public sealed class PeerServer : IAsyncDisposable, IDisposable
 {
     /// <summary>The first byte of the native peer protocol's preamble; RESP commands never begin with it.</summary>
     public const byte PeerPreambleByte = 0x00;
 
-    private static readonly PipeOptions InputOptions = new(
-        pauseWriterThreshold: 1024 * 1024,
-        resumeWriterThreshold: 512 * 1024,
-        minimumSegmentSize: 64 * 1024,
-        readerScheduler: PipeScheduler.Inline,
-        writerScheduler: PipeScheduler.Inline,
-        useSynchronizationContext: false);
-
-    private readonly ServerContext _context;
-    private readonly PipeOptions _outputOptions;
-    private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<long, Socket> _sockets = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly List<Task> _connections = [];
-    private readonly Lock _connectionsGate = new();
-    private Socket? _listener;
-    private Task? _acceptLoop;
-    private Timer? _opsSampler;
-    private long _lastCommands;
-    private int _disposed;
+    private readonly Listener _listener;
 
     /// <summary>Creates a server for <paramref name="node"/>'s store. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
     public PeerServer(CacheNode node, PeerServerOptions options)
     {
         ArgumentNullException.ThrowIfNull(node);
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(options.BindAddress, nameof(options.BindAddress));
-        Check(options.Port is >= 0 and <= 65535, nameof(options.Port), "Port must be 0-65535.");
-        Check(options.MaxClients >= 1, nameof(options.MaxClients), "MaxClients must be at least 1.");
-        Check(options.MaxBulkLength >= 1, nameof(options.MaxBulkLength), "MaxBulkLength must be positive.");
-        Check(options.MaxMultibulkLength >= 1, nameof(options.MaxMultibulkLength), "MaxMultibulkLength must be positive.");
-        Check(options.MaxInlineLength >= 16, nameof(options.MaxInlineLength), "MaxInlineLength must be at least 16.");
-        Check(options.MaxQueryBuffer >= options.MaxInlineLength && options.MaxQueryBuffer <= Array.MaxLength, nameof(options.MaxQueryBuffer), "MaxQueryBuffer must be at least MaxInlineLength and at most 2 GB.");
-        Check(options.MaxOutputBuffer >= 64 * 1024, nameof(options.MaxOutputBuffer), "MaxOutputBuffer must be at least 64 KB.");
-        Check(options.SendLowWatermark >= 0, nameof(options.SendLowWatermark), "SendLowWatermark must not be negative.");
-        _context = new ServerContext(node, options);
-        _logger = (ILogger?)options.LoggerFactory?.CreateLogger<PeerServer>() ?? NullLogger.Instance;
-        _outputOptions = new PipeOptions(
-            pauseWriterThreshold: Math.Max(64 * 1024, options.MaxOutputBuffer / 2),
-            resumeWriterThreshold: Math.Max(32 * 1024, options.MaxOutputBuffer / 4),
-            minimumSegmentSize: 64 * 1024,
-            readerScheduler: PipeScheduler.Inline,
-            writerScheduler: PipeScheduler.Inline,
-            useSynchronizationContext: false);
+        _listener = new Listener(node, options);
     }
 
     /// <summary>The address and port the server listens on (after <see cref="Start"/>).</summary>
-    public IPEndPoint EndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The server has not started.");
+    public IPEndPoint EndPoint => _listener.EndPoint;
+
+    /// <summary>Clients connected now (RESP clients and peers).</summary>
+    public int ClientCount => _listener.ClientCount;
+
+    /// <summary>Binds and starts accepting. Throws <see cref="System.Net.Sockets.SocketException"/> when the address is taken.</summary>
+    public void Start() => _listener.Start();
 
     /// <summary>Makes this server rank 0's rendezvous point: peers report their endpoints here and receive the table.</summary>
-    public void HostRendezvous(Peer.RendezvousBoard board) => _context.Rendezvous = board;
-
-    /// <summary>Clients connected now.</summary>
-    public int ClientCount => _context.Clients.Count;
-
-    /// <summary>Binds and starts accepting. Throws <see cref="SocketException"/> when the address is taken.</summary>
-    public void Start()
-    {
-        if (_listener is not null)
-        {
-            throw new InvalidOperationException("The server has already started.");
-        }
-
-        var options = _context.Options;
-        var listener = new Socket(options.BindAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            listener.Bind(new IPEndPoint(options.BindAddress, options.Port));
-            listener.Listen(512);
-        }
-        catch
-        {
-            listener.Dispose();
-            throw;
-        }
-
-        _listener = listener;
-        _context.Port = EndPoint.Port;
-        _opsSampler = new Timer(static s => ((PeerServer)s!).SampleOps(), this, 1000, 1000);
-        _acceptLoop = Task.Run(AcceptLoopAsync);
-        LogListening(_logger, EndPoint);
-    }
+    internal void HostRendezvous(RendezvousBoard board) => _listener.HostRendezvous(board);
 
     /// <summary>As <see cref="DisposeAsync"/>, blocking until the connections have ended.</summary>
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Dispose() => _listener.Dispose();
 
     /// <summary>Stops accepting, closes every connection and waits for them to end.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync();
-        _listener?.Dispose();
-        _opsSampler?.Dispose();
-        foreach (var socket in _sockets.Values)
-        {
-            socket.Dispose();
-        }
-
-        Task[] pending;
-        lock (_connectionsGate)
-        {
-            pending = [.. _connections];
-        }
-
-        if (_acceptLoop is not null)
-        {
-            pending = [.. pending, _acceptLoop];
-        }
-
-        await Task.WhenAny(Task.WhenAll(pending), Task.Delay(TimeSpan.FromSeconds(5)));
-        _stopping.Dispose();
-    }
-
-    private static void Check(bool ok, string option, string message)
-    {
-        if (!ok)
-        {
-            throw new ArgumentOutOfRangeException(option, message);
-        }
-    }
-
-    private void SampleOps()
-    {
-        var now = _context.CommandsProcessed.Read();
-        _context.InstantaneousOpsPerSecond = now - Interlocked.Exchange(ref _lastCommands, now);
-    }
-
-    private async Task AcceptLoopAsync()
-    {
-        var listener = _listener!;
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(_stopping.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException ex)
-            {
-                LogAcceptFailed(_logger, ex);
-                continue;
-            }
-
-            var task = ServeAsync(socket);
-            lock (_connectionsGate)
-            {
-                _connections.RemoveAll(t => t.IsCompleted);
-                _connections.Add(task);
-            }
-        }
-    }
-
-    private async Task ServeAsync(Socket socket)
-    {
-        // Registered before anything else, so that a server being disposed meanwhile closes it too.
-        var id = _context.NextClientId();
-        _sockets[id] = socket;
-        if (_stopping.IsCancellationRequested)
-        {
-            _sockets.TryRemove(id, out _);
-            socket.Dispose();
-            return;
-        }
-
-        // Let the accept loop go on at once; the connection runs on the pool.
-        await Task.Yield();
-        Interlocked.Increment(ref _context.ConnectionsReceived);
-        ClientInfo client;
-        try
-        {
-            socket.NoDelay = true;
-            client = new ClientInfo(id, socket.RemoteEndPoint, socket.LocalEndPoint, _context.Store.NowUnixMs);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            _sockets.TryRemove(id, out _);
-            socket.Dispose();
-            return;
-        }
-
-        var input = new Pipe(InputOptions);
-        var output = new Pipe(_outputOptions);
-        var receiving = ReceiveAsync(socket, input.Writer);
-        var sending = SendAsync(socket, output.Reader);
-        var registered = false;
-        var abort = false;
-        try
-        {
-            var connection = new RespConnection(_context, output.Writer, client, _logger);
-            // Taking the slot and checking the limit is one atomic step, so that a burst of connections
-            // cannot all pass the check before any of them is counted.
-            if (Interlocked.Increment(ref _context.ClientSlots) > _context.Options.MaxClients)
-            {
-                Interlocked.Decrement(ref _context.ClientSlots);
-                Interlocked.Increment(ref _context.RejectedConnections);
-                var writer = new RespWriter(output.Writer);
-                writer.Error("ERR max number of clients reached");
-                await output.Writer.FlushAsync();
-                return;
-            }
-
-            _context.Clients[id] = client;
-            registered = true;
-
-            // Peers prove the cluster's secret in their own handshake; protected mode is about RESP clients.
-            if (await IsPeerPreambleAsync(input.Reader))
-            {
-                await new Peer.PeerConnection(_context, output.Writer, _logger).RunAsync(input.Reader);
-                return;
-            }
-
-            // RESP clients only: a peer reads one large batch at a time and wants it as fast as the kernel
-            // can queue it (measured: a watermark cut batched 100 KB peer reads by a fifth).
-            LimitUnsentBytes(socket, _context.Options.SendLowWatermark);
-            if (RespConnection.IsDenied(_context.Options, socket.RemoteEndPoint))
-            {
-                Interlocked.Increment(ref _context.RejectedConnections);
-                await connection.DenyAsync();
-                return;
-            }
-
-            await connection.RunAsync(input.Reader);
-            abort = connection.Overflowed;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-            LogConnectionFailed(_logger, id, ex);
-        }
-        finally
-        {
-            if (registered)
-            {
-                _context.Clients.TryRemove(id, out _);
-                Interlocked.Decrement(ref _context.ClientSlots);
-            }
-
-            await input.Reader.CompleteAsync();
-            await output.Writer.CompleteAsync();
-            if (abort)
-            {
-                socket.Dispose();
-            }
-
-            // Let the replies already written go out, then close.
-            await Task.WhenAny(sending, Task.Delay(TimeSpan.FromSeconds(5)));
-            try
-            {
-                socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-            }
-
-            socket.Dispose();
-            await receiving;
-            _sockets.TryRemove(id, out _);
-        }
-    }
-
-    /// <summary>Sets TCP_NOTSENT_LOWAT (see <see cref="PeerServerOptions.SendLowWatermark"/>) where the system has it.</summary>
-    internal static void LimitUnsentBytes(Socket socket, int bytes)
-    {
-        // Linux's IPPROTO_TCP option number; other systems number it differently or lack it.
-        const int TcpNotSentLowWatermark = 25;
-        if (bytes > 0 && OperatingSystem.IsLinux())
-        {
-            Span<byte> value = stackalloc byte[sizeof(int)];
-            BitConverter.TryWriteBytes(value, bytes);
-            socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpNotSentLowWatermark, value);
-        }
-    }
-
-    /// <summary>True when the connection opens with the native peer protocol's preamble.</summary>
-    private static async Task<bool> IsPeerPreambleAsync(PipeReader reader)
-    {
-        var result = await reader.ReadAsync();
-        var buffer = result.Buffer;
-        var isPeer = !buffer.IsEmpty && buffer.FirstSpan[0] == PeerPreambleByte;
-        reader.AdvanceTo(buffer.Start);
-        return isPeer;
-    }
-
-    private static async Task ReceiveAsync(Socket socket, PipeWriter writer)
-    {
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var memory = writer.GetMemory(8192);
-                var received = await socket.ReceiveAsync(memory, SocketFlags.None);
-                if (received == 0)
-                {
-                    break;
-                }
-
-                writer.Advance(received);
-                var flush = await writer.FlushAsync();
-                if (flush.IsCompleted || flush.IsCanceled)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
-        {
-            error = ex;
-        }
-
-        await writer.CompleteAsync(error is SocketException ? error : null);
-    }
-
-    private static async Task SendAsync(Socket socket, PipeReader reader)
-    {
-        // Replies that span several pipe segments go out in one gathering send (sendmsg with an iovec)
-        // rather than one system call per segment.
-        var segments = new List<ArraySegment<byte>>();
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync();
-                var buffer = result.Buffer;
-                if (buffer.IsSingleSegment)
-                {
-                    var remaining = buffer.First;
-                    while (!remaining.IsEmpty)
-                    {
-                        var sent = await socket.SendAsync(remaining, SocketFlags.None);
-                        remaining = remaining[sent..];
-                    }
-                }
-                else if (!buffer.IsEmpty)
-                {
-                    await SendGatheredAsync(socket, buffer, segments);
-                }
-
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
-        {
-        }
-
-        await reader.CompleteAsync();
-    }
-
-    private static async Task SendGatheredAsync(Socket socket, ReadOnlySequence<byte> buffer, List<ArraySegment<byte>> segments)
-    {
-        while (!buffer.IsEmpty)
-        {
-            segments.Clear();
-            foreach (var memory in buffer)
-            {
-                if (!MemoryMarshal.TryGetArray(memory, out var segment))
-                {
-                    segment = new ArraySegment<byte>(memory.ToArray());
-                }
-
-                segments.Add(segment);
-                if (segments.Count == 64)
-                {
-                    break;
-                }
-            }
-
-            var sent = await socket.SendAsync(segments, SocketFlags.None);
-            buffer = buffer.Slice(sent);
-        }
-    }
-
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Listening on {EndPoint}")]
-    private static partial void LogListening(ILogger logger, EndPoint endPoint);
-
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Accepting a connection failed")]
-    private static partial void LogAcceptFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Debug, Message = "Connection {ClientId} ended with an error")]
-    private static partial void LogConnectionFailed(ILogger logger, long clientId, Exception exception);
-
+    public ValueTask DisposeAsync() => _listener.DisposeAsync();
 }

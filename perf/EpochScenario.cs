@@ -10,7 +10,9 @@ namespace Perf;
 /// random order and the consumer touches every byte. Modes: uncached (the source every time); cached
 /// (CachedDataset of byte[] samples, Retain, capacity above the dataset: each hit hands the caller its
 /// own copy); cached-view (the same with ReadOnlyMemory&lt;byte&gt; samples: a hit is a read-only view
-/// of the cached bytes, no copy); memory (precomputed samples in an array: the limit).
+/// of the cached bytes, no copy); memory (precomputed samples in an array: the limit); loader
+/// (CachedDataLoader over ReadOnlyMemory&lt;byte&gt; samples, batches of 64 read ahead, misses produced on
+/// --workers threads; without --workers it runs twice, with 1 and with 2 workers, in the same run).
 /// </summary>
 internal static class EpochScenario
 {
@@ -24,6 +26,13 @@ internal static class EpochScenario
         if (samples < 1 || epochs < 1)
         {
             throw new ArgumentException("--samples and --epochs must be at least 1.");
+        }
+
+        var workersOption = args.String("workers");
+        var readAhead = args.Int("read-ahead", 4);
+        if (readAhead < 1 || workersOption is not null && args.Int("workers", 1) < 1)
+        {
+            throw new ArgumentException("--workers and --read-ahead must be at least 1.");
         }
 
         var nodes = args.Int("nodes", 1);
@@ -42,6 +51,8 @@ internal static class EpochScenario
         var seconds = new Dictionary<(string Mode, int Epoch), List<double>>();
         var hitRates = new Dictionary<(string Mode, int Epoch), List<double>>();
         List<string> modes = ["uncached", "cached", "cached-view", "memory"];
+        int[] loaderWorkers = workersOption is null ? [1, 2] : [args.Int("workers", 1)];
+        modes.AddRange(loaderWorkers.Select(LoaderMode));
         using var redis = backend == "redis" ? RedisServerProcess.TryStart() : null;
         if (redis is not null)
         {
@@ -56,7 +67,9 @@ internal static class EpochScenario
             foreach (var mode in modes)
             {
                 Harness.Progress("epoch", $"repeat {repeat + 1}/{repeats}, {mode}, {samples} samples of {payload} B at {costMs} ms");
-                var times = RunMode(mode, source, samples, payload, epochs, seed: repeat, redisHost, out var rates);
+                var times = mode.StartsWith("loader", StringComparison.Ordinal)
+                    ? RunLoader(source, samples, payload, epochs, seed: repeat, WorkersOf(mode), readAhead, out var rates)
+                    : RunMode(mode, source, samples, payload, epochs, seed: repeat, redisHost, out rates);
                 for (var e = 0; e < epochs; e++)
                 {
                     Add(seconds, (mode, e + 1), times[e]);
@@ -65,7 +78,7 @@ internal static class EpochScenario
             }
         }
 
-        var rows = Rows(modes, epochs, samples, seconds, hitRates, nodes: null);
+        var rows = Rows(modes, epochs, samples, seconds, hitRates, nodes: null, readAhead);
 
         var summary = new List<string> { $"{samples} samples of {payload} B, {costMs} ms each; median of {repeats} runs; consumer touches every byte." };
         if (epochs >= 2)
@@ -78,6 +91,12 @@ internal static class EpochScenario
             var memory = Mean("memory");
             summary.Add($"epochs 2-{epochs}: cached is {uncached / cached:F1}x faster than uncached and takes {cached / memory:F2}x the time of memory (byte[] samples, a copy per hit).");
             summary.Add($"epochs 2-{epochs}: cached-view is {uncached / view:F1}x faster than uncached and takes {view / memory:F2}x the time of memory (ReadOnlyMemory<byte> samples, no copy).");
+            foreach (var w in loaderWorkers)
+            {
+                var loader = Mean(LoaderMode(w));
+                summary.Add($"epochs 2-{epochs}: loader ({w} worker{(w == 1 ? "" : "s")}, read-ahead {readAhead}) is {uncached / loader:F1}x faster than uncached and takes {loader / memory:F2}x the time of memory.");
+            }
+
             if (modes.Contains("cached-redis"))
             {
                 var viaRedis = Mean("cached-redis");
@@ -90,11 +109,28 @@ internal static class EpochScenario
             }
         }
 
+        double First(string mode) => Harness.Median(seconds[(mode, 1)]);
+        foreach (var w in loaderWorkers)
+        {
+            summary.Add($"epoch 1: loader ({w} worker{(w == 1 ? "" : "s")}) takes {First(LoaderMode(w)) / First("uncached"):F2}x the time of uncached.");
+        }
+
+        if (loaderWorkers.Length == 2)
+        {
+            summary.Add($"epoch 1: the loader with 2 workers takes {First(LoaderMode(2)) / First(LoaderMode(1)):F2}x the time with 1 worker.");
+        }
+
         return new ScenarioResult("epoch", rows, summary);
     }
 
+    /// <summary>The internal name of the loader mode with <paramref name="workers"/> workers (rows say "loader" and the count).</summary>
+    internal static string LoaderMode(int workers) => $"loader-w{workers}";
+
+    internal static int WorkersOf(string mode) => mode.StartsWith("loader-w", StringComparison.Ordinal) ? int.Parse(mode.AsSpan(8), System.Globalization.CultureInfo.InvariantCulture) : 1;
+
     /// <summary>One row per mode and epoch: the median seconds, samples per second and hit rate (and the node count, for a mesh).</summary>
-    internal static List<Row> Rows(IEnumerable<string> modes, int epochs, int samples, Dictionary<(string Mode, int Epoch), List<double>> seconds, Dictionary<(string Mode, int Epoch), List<double>> hitRates, int? nodes)
+    /// <remarks>Modes other than the loader read on the consumer's thread, without read-ahead: workers 1, readAhead 0.</remarks>
+    internal static List<Row> Rows(IEnumerable<string> modes, int epochs, int samples, Dictionary<(string Mode, int Epoch), List<double>> seconds, Dictionary<(string Mode, int Epoch), List<double>> hitRates, int? nodes, int readAhead)
     {
         var rows = new List<Row>();
         foreach (var mode in modes)
@@ -102,13 +138,16 @@ internal static class EpochScenario
             for (var e = 1; e <= epochs; e++)
             {
                 var s = Harness.Median(seconds[(mode, e)]);
-                var row = new Row().Add("mode", mode);
+                var isLoader = mode.StartsWith("loader", StringComparison.Ordinal);
+                var row = new Row().Add("mode", isLoader ? "loader" : mode);
                 if (nodes is { } n)
                 {
                     row.Add("nodes", n);
                 }
 
                 rows.Add(row
+                    .Add("workers", WorkersOf(mode))
+                    .Add("readAhead", isLoader ? readAhead : 0)
                     .Add("epoch", e)
                     .Add("seconds", s)
                     .Add("samplesPerSecond", samples / s)
@@ -234,6 +273,42 @@ internal static class EpochScenario
         }
     }
 
+    /// <summary>Epochs through a CachedDataLoader over views: batches of 64 in a seeded permutation, read ahead.</summary>
+    private static double[] RunLoader(SyntheticDataset source, int samples, int payload, int epochs, int seed, int workers, int readAhead, out double[] hitRates)
+    {
+        var times = new double[epochs];
+        hitRates = new double[epochs];
+        var capacity = (long)(samples * (long)(payload + 64 + BlockStore.EntryOverhead) * 1.25);
+        using var node = new CacheNode(new CacheNodeOptions { Capacity = capacity, Policy = AdmissionPolicy.Retain });
+        using var view = new CachedDataset<ReadOnlyMemory<byte>>(new ViewDataset(source), new CacheOptions { DatasetName = "epoch", Node = node });
+        var sampler = new DistributedSampler(samples, 1, 0, seed: seed);
+        var loader = new CachedDataLoader<ReadOnlyMemory<byte>>(view, sampler, new DataLoaderOptions { BatchSize = 64, Workers = workers, ReadAhead = readAhead });
+        long checksum = 0;
+        for (var e = 0; e < epochs; e++)
+        {
+            var before = view.Statistics;
+            var start = Stopwatch.GetTimestamp();
+            foreach (var batch in loader)
+            {
+                foreach (var sample in batch)
+                {
+                    checksum += Touch(sample.Span);
+                }
+            }
+
+            // As in the other modes, the epoch's writes are in the cache before the epoch counts as done.
+            view.Flush();
+            times[e] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var after = view.Statistics;
+            var hits = after.Hits - before.Hits;
+            var misses = after.Misses - before.Misses;
+            hitRates[e] = (double)hits / Math.Max(1, hits + misses);
+        }
+
+        GC.KeepAlive(checksum);
+        return times;
+    }
+
     /// <summary>Reads every byte, as a consumer copying a sample into a tensor would.</summary>
     internal static long Touch(ReadOnlySpan<byte> sample)
     {
@@ -246,7 +321,7 @@ internal static class EpochScenario
         return sum;
     }
 
-    private sealed class ViewDataset(SyntheticDataset source) : IDataset<ReadOnlyMemory<byte>>
+    internal sealed class ViewDataset(SyntheticDataset source) : IDataset<ReadOnlyMemory<byte>>
     {
         public int Count => source.Count;
 

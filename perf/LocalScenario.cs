@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Cache.Dataset;
 using System.Net;
 using Cache.Transport;
+using Cache.Transport.Server;
 using Cache.Transport.Peer;
 using Microsoft.Extensions.Caching.Memory;
 
@@ -42,7 +43,7 @@ internal static class LocalScenario
             int[] Owned(string dataset, int rank = 0)
             {
                 var owned = Enumerable.Range(0, samples)
-                    .Where(i => meshNode.Mesh!.Slots.OwnerOfKey(System.Text.Encoding.UTF8.GetBytes($"{dataset}:{i}")) == rank)
+                    .Where(i => meshNode.OwnerOf(System.Text.Encoding.UTF8.GetBytes($"{dataset}:{i}")) == rank)
                     .ToArray();
                 new Random(7).Shuffle(owned);
                 return owned;

@@ -12,7 +12,9 @@ namespace Perf;
 /// rendezvous. Every epoch is a fresh permutation shared by all ranks; each rank reads its share
 /// (positions rank, rank + N, ... as a distributed sampler hands them out), and the epoch ends when the
 /// slowest rank is done (a training step waits for all of them). Modes: uncached (the source every time),
-/// cached (CachedDataset, one sample at a time) and cached-batch (GetMany of 64, as CacheLoader reads).
+/// cached (CachedDataset, one sample at a time), cached-batch (GetMany of 64, as CacheLoader reads) and loader
+/// (CachedDataLoader over ReadOnlyMemory&lt;byte&gt; samples: batches of 64 from the rank's DistributedSampler share,
+/// read ahead from their owners, misses produced on --workers threads, default ProcessorCount / LOCAL_WORLD_SIZE).
 /// The harness drives the workers over their standard input and output, one epoch at a time.
 /// </summary>
 internal static class MeshEpochScenario
@@ -31,11 +33,18 @@ internal static class MeshEpochScenario
             throw new ArgumentException("--nodes must be 2-64, --samples at least --nodes, --epochs at least 1.");
         }
 
-        string[] modes = ["uncached", "cached", "cached-batch"];
+        string[] modes = ["uncached", "cached", "cached-batch", "loader"];
+        var readAhead = args.Int("read-ahead", 4);
+        var workersOption = args.String("workers");
+        var loaderWorkers = workersOption is null ? Math.Max(1, Environment.ProcessorCount / nodes) : args.Int("workers", 1);
+        if (readAhead < 1 || loaderWorkers < 1)
+        {
+            throw new ArgumentException("--workers and --read-ahead must be at least 1.");
+        }
 
         // Room for every cached dataset of the run (each mode and repeat has its own), with slack for imbalance between owners.
-        var capacityPerHost = (long)samples * (payload + 64 + Cache.Engine.BlockStore.EntryOverhead) * repeats * 2 * 2;
-        var workers = StartWorkers(nodes, samples, payload, costMs, capacityPerHost);
+        var capacityPerHost = (long)samples * (payload + 64 + Cache.Engine.BlockStore.EntryOverhead) * repeats * 3 * 2;
+        var workers = StartWorkers(nodes, samples, payload, costMs, capacityPerHost, workersOption is null ? null : loaderWorkers, readAhead);
         var seconds = new Dictionary<(string Mode, int Epoch), List<double>>();
         var hitRates = new Dictionary<(string Mode, int Epoch), List<double>>();
         try
@@ -74,7 +83,7 @@ internal static class MeshEpochScenario
             StopWorkers(workers);
         }
 
-        var rows = EpochScenario.Rows(modes, epochs, samples, seconds, hitRates, nodes);
+        var rows = EpochScenario.Rows(modes.Select(m => m == "loader" ? EpochScenario.LoaderMode(loaderWorkers) : m), epochs, samples, Rename(seconds, loaderWorkers), Rename(hitRates, loaderWorkers), nodes, readAhead);
 
         var summary = new List<string>
         {
@@ -86,10 +95,16 @@ internal static class MeshEpochScenario
             double Mean(string mode) => later.Average(e => Harness.Median(seconds[(mode, e)]));
             var uncached = Mean("uncached");
             summary.Add($"epochs 2-{epochs}: cached is {uncached / Mean("cached"):F1}x faster than uncached (one sample at a time, {(nodes - 1) * 100 / nodes}% of them owned by another process); cached-batch (GetMany of 64) is {uncached / Mean("cached-batch"):F1}x faster.");
+            summary.Add($"epochs 2-{epochs}: loader ({loaderWorkers} worker{(loaderWorkers == 1 ? "" : "s")} per process, read-ahead {readAhead}) is {uncached / Mean("loader"):F1}x faster than uncached.");
         }
+
+        summary.Add($"epoch 1: loader takes {Harness.Median(seconds[("loader", 1)]) / Harness.Median(seconds[("uncached", 1)]):F2}x the time of uncached; cached-batch {Harness.Median(seconds[("cached-batch", 1)]) / Harness.Median(seconds[("uncached", 1)]):F2}x.");
 
         return new ScenarioResult("epoch", rows, summary);
     }
+
+    private static Dictionary<(string Mode, int Epoch), List<double>> Rename(Dictionary<(string Mode, int Epoch), List<double>> map, int workers) =>
+        map.ToDictionary(kv => kv.Key.Mode == "loader" ? (EpochScenario.LoaderMode(workers), kv.Key.Epoch) : kv.Key, kv => kv.Value);
 
     /// <summary>The worker side: one training process. Returns the exit code.</summary>
     public static int Worker(Arguments args)
@@ -98,8 +113,10 @@ internal static class MeshEpochScenario
         var payload = args.Int("bytes", 16 * 1024);
         var costMs = args.Double("cost-ms", 1.0);
         var capacity = args.Long("capacity", 1L << 30);
+        var workersOption = args.String("workers");
+        var readAhead = args.Int("read-ahead", 4);
         args.ThrowIfUnused();
-        var launch = Cache.Transport.MeshEnvironment.Read();
+        var launch = Cache.Transport.Mesh.MeshEnvironment.Read();
         var source = new SyntheticDataset(samples, payload, costMs);
         var datasets = new Dictionary<string, CachedDataset<byte[]>>(StringComparer.Ordinal);
         CachedDataset<byte[]> Dataset(string name)
@@ -110,6 +127,20 @@ internal static class MeshEpochScenario
             }
 
             return dataset;
+        }
+
+        var views = new Dictionary<string, (CachedDataset<ReadOnlyMemory<byte>> Dataset, CachedDataLoader<ReadOnlyMemory<byte>> Loader)>(StringComparer.Ordinal);
+        (CachedDataset<ReadOnlyMemory<byte>> Dataset, CachedDataLoader<ReadOnlyMemory<byte>> Loader) Loader(string name, int seed)
+        {
+            if (!views.TryGetValue(name, out var entry))
+            {
+                var view = new CachedDataset<ReadOnlyMemory<byte>>(new EpochScenario.ViewDataset(source), new CacheOptions { DatasetName = name, CapacityPerNode = capacity, ClusterMode = true });
+                var sampler = new DistributedSampler(samples, seed: seed);
+                var options = new DataLoaderOptions { BatchSize = 64, ReadAhead = readAhead, Workers = workersOption is null ? null : int.Parse(workersOption, CultureInfo.InvariantCulture) };
+                views[name] = entry = (view, new CachedDataLoader<ReadOnlyMemory<byte>>(view, sampler, options));
+            }
+
+            return entry;
         }
 
         try
@@ -127,6 +158,29 @@ internal static class MeshEpochScenario
 
                 var mode = parts[1];
                 var epochSeed = int.Parse(parts[3], CultureInfo.InvariantCulture);
+                if (mode == "loader")
+                {
+                    // The rank's share from its DistributedSampler (seed: the repeat, epoch: the epoch of the repeat).
+                    var (view, loader) = Loader(parts[2], epochSeed / 1000);
+                    var viewBefore = view.Statistics;
+                    long sum = 0;
+                    var began = Stopwatch.GetTimestamp();
+                    foreach (var batch in loader)
+                    {
+                        foreach (var sample in batch)
+                        {
+                            sum += EpochScenario.Touch(sample.Span);
+                        }
+                    }
+
+                    view.Flush();
+                    var took = Stopwatch.GetElapsedTime(began).TotalSeconds;
+                    var viewAfter = view.Statistics;
+                    GC.KeepAlive(sum);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {took:R} {viewAfter.Hits - viewBefore.Hits} {viewAfter.Misses - viewBefore.Misses}"));
+                    continue;
+                }
+
                 var order = Enumerable.Range(0, samples).ToArray();
                 new Random(epochSeed).Shuffle(order);
                 var share = order.Where((_, position) => position % launch.WorldSize == launch.Rank).ToArray();
@@ -177,10 +231,15 @@ internal static class MeshEpochScenario
             {
                 dataset.Dispose();
             }
+
+            foreach (var (view, _) in views.Values)
+            {
+                view.Dispose();
+            }
         }
     }
 
-    private static Process[] StartWorkers(int nodes, int samples, int payload, double costMs, long capacityPerHost)
+    private static Process[] StartWorkers(int nodes, int samples, int payload, double costMs, long capacityPerHost, int? loaderWorkers, int readAhead)
     {
         var basePort = FreePortRange(nodes);
         var secret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
@@ -191,7 +250,7 @@ internal static class MeshEpochScenario
             for (var rank = 0; rank < nodes; rank++)
             {
                 var info = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
-                foreach (var arg in prefix.Concat([WorkerCommand, "--samples", $"{samples}", "--bytes", $"{payload}", "--cost-ms", costMs.ToString(CultureInfo.InvariantCulture), "--capacity", $"{capacityPerHost}"]))
+                foreach (var arg in prefix.Concat([WorkerCommand, "--samples", $"{samples}", "--bytes", $"{payload}", "--cost-ms", costMs.ToString(CultureInfo.InvariantCulture), "--capacity", $"{capacityPerHost}", "--read-ahead", $"{readAhead}", .. (loaderWorkers is { } w ? new[] { "--workers", $"{w}" } : [])]))
                 {
                     info.ArgumentList.Add(arg);
                 }

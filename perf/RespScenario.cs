@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using Cache.Engine;
 using Cache.Transport;
+using Cache.Transport.Server;
 using Garnet;
 
 namespace Perf;

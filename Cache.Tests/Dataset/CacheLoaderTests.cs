@@ -22,6 +22,7 @@ public class CacheLoaderTests
         Assert.Equal("ÄBC/1", loader.Get("äbc/1", Load));
         Assert.Equal("ÄBC/1", loader.Get("äbc/1", Load));
         Assert.Equal(["äbc/1"], seen);
+        loader.Flush();
         Assert.True(node.Store.ContainsKey(System.Text.Encoding.UTF8.GetBytes("loader:äbc/1")));
     }
 
@@ -31,6 +32,7 @@ public class CacheLoaderTests
         using var node = Node();
         using var loader = new CacheLoader<int>(new CacheOptions { DatasetName = "through", Node = node });
         loader.Get("a", _ => 1);
+        loader.Flush();
         Assert.Equal(1, node.Store.CountKeys("through:"u8));
     }
 

@@ -100,6 +100,9 @@ public class CachedDatasetTests
 
         Assert.Equal(0, node.Store.CountKeys("autoflush:"u8));
         _ = dataset[3];
+
+        // The background writer has four now and writes them; Flush only waits for that write.
+        dataset.Flush();
         Assert.Equal(4, node.Store.CountKeys("autoflush:"u8));
     }
 
@@ -155,6 +158,8 @@ public class CachedDatasetTests
         Assert.Equal("y1", second[1]);
         Assert.Equal("x1", first[1]);
         Assert.Equal("y1", second[1]);
+        first.Flush();
+        second.Flush();
         Assert.True(node.Store.ContainsKey("first:1"u8));
         Assert.True(node.Store.ContainsKey("second:1"u8));
     }
@@ -264,6 +269,7 @@ public class CachedDatasetTests
         using var dataset = new CachedDataset<ReadOnlyMemory<byte>>(samples, new CacheOptions { DatasetName = "rom", Node = node, WriterBufferSize = 1, Compression = SampleCompression.None });
         _ = dataset[0];
         Assert.Equal(new byte[] { 1, 2, 3 }, dataset[0].ToArray());
+        dataset.Flush();
         Assert.True(node.Store.TryGet("rom:0"u8, out var stored));
         Assert.Equal(new byte[] { (byte)ValueFormat.Raw, 1, 2, 3 }, stored.ToArray());
     }
@@ -318,7 +324,9 @@ public class CachedDatasetTests
         var source = new CountingSource(2, 64 * 1024);
         using var dataset = new CachedDataset<byte[]>(source, new CacheOptions { DatasetName = "big", Node = node, WriterBufferSize = 1 });
         Assert.Equal(CountingSource.Expected(0, 64 * 1024, false), dataset[0]);
+        dataset.Flush();
         Assert.Equal(CountingSource.Expected(0, 64 * 1024, false), dataset[0]);
+        dataset.Flush();
         Assert.Equal(2, source.Produced);
         Assert.Equal(2, dataset.Statistics.Rejected);
         Assert.Equal(1, node.Store.GetStatistics().RejectedTooLarge > 0 ? 1 : 0);

@@ -457,6 +457,7 @@ public class BlockStoreTests
         Assert.Equal((byte)(999 % 256), output.WrittenSpan[0]);
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(4096)]
     [InlineData(100_000)]

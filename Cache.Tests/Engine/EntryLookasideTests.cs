@@ -135,6 +135,7 @@ public class EntryLookasideTests
         Assert.Null(table.Find("live"u8, 9));
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(AdmissionPolicy.Retain, 64L << 20)]
     [InlineData(AdmissionPolicy.Lru, 8L * 1024)]

@@ -82,6 +82,7 @@ public class TrackedPrefixTests
         Assert.Equal(1, store.CountKeys(K("a:")));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Prefixes_tracked_while_writers_add_and_remove_keys_end_with_exact_counts()
     {

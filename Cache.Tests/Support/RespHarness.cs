@@ -16,15 +16,15 @@ internal sealed class RespHarness : IAsyncDisposable
     private readonly CacheNode? _ownedNode;
     private ReadOnlySequence<byte> _pending;
 
-    public RespHarness(PeerServerOptions? options = null, CacheNode? node = null, EndPoint? remote = null, long capacity = 64 << 20, AdmissionPolicy policy = AdmissionPolicy.Retain)
+    public RespHarness(PeerServerOptions? options = null, CacheNode? node = null, EndPoint? remote = null, long capacity = 64 << 20, AdmissionPolicy policy = AdmissionPolicy.Retain, TimeProvider? time = null)
     {
         if (node is null)
         {
-            _ownedNode = node = new CacheNode(new CacheNodeOptions { Capacity = capacity, Policy = policy });
+            _ownedNode = node = new CacheNode(new CacheNodeOptions { Capacity = capacity, Policy = policy, TimeProvider = time ?? TimeProvider.System });
         }
 
         Node = node;
-        Context = new ServerContext(node, options ?? new PeerServerOptions());
+        Context = new ServerContext(node, (options ?? new PeerServerOptions()).ToRespSettings());
         var client = new ClientInfo(Context.NextClientId(), remote ?? new IPEndPoint(IPAddress.Loopback, 50000), new IPEndPoint(IPAddress.Loopback, 7379), Context.Store.NowUnixMs);
         Context.Clients[client.Id] = client;
         Connection = new RespConnection(Context, _output.Writer, client, NullLogger.Instance);

@@ -5,13 +5,11 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Cache.Engine;
+using Cache.Transport.Common;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cache.Transport.Peer;
-
-/// <summary>The peer refused the handshake (another cluster, another protocol version, a wrong secret).</summary>
-public sealed class PeerRefusedException(string message) : Exception(message);
 
 /// <summary>
 /// A client of one remote node over the native peer protocol: one connection carries many concurrent,
@@ -21,7 +19,7 @@ public sealed class PeerRefusedException(string message) : Exception(message);
 /// (<see cref="Breaker"/>), then probed. A broken connection is re-established on the next request.
 /// </summary>
 /// <remarks>Thread-safe. Keys and values passed in are only read; values returned are new arrays owned by the caller.</remarks>
-public sealed partial class PeerClient : IAsyncDisposable
+internal sealed partial class PeerClient : IAsyncDisposable
 {
     private readonly EndPoint _endPoint;
     private readonly PeerClientOptions _options;
@@ -77,7 +75,7 @@ public sealed partial class PeerClient : IAsyncDisposable
     /// Reads many keys: element i is key i's value, or null when missing. Null as a whole when the peer
     /// failed (every key a miss). The values are slices of one new array that belongs to the caller.
     /// </summary>
-    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys)
+    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) =>
@@ -87,7 +85,7 @@ public sealed partial class PeerClient : IAsyncDisposable
             {
                 frame.Bytes(key.Span);
             }
-        }, keys);
+        }, keys, cancellationToken: cancellationToken);
         if (reply?.Op != PeerOp.GetReply)
         {
             return null;
@@ -136,7 +134,7 @@ public sealed partial class PeerClient : IAsyncDisposable
     }
 
     /// <summary>Writes many entries; element i is entry i's outcome (<see cref="SetResult.Failed"/> for all when the peer failed).</summary>
-    public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries)
+    public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
         var results = new SetResult[entries.Count];
@@ -156,7 +154,7 @@ public sealed partial class PeerClient : IAsyncDisposable
                     frame.Bytes(value);
                 }
             }
-        }, entries);
+        }, entries, cancellationToken: cancellationToken);
         if (reply?.Op != PeerOp.SetReply)
         {
             return results;
@@ -266,7 +264,7 @@ public sealed partial class PeerClient : IAsyncDisposable
         return payload.TryReadInt64(out var number) ? number : null;
     }
 
-    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true)
+    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _disposed) != 0 || (recordOutcome ? !Breaker.AllowRequest() : Breaker.IsOpen))
         {
@@ -277,7 +275,8 @@ public sealed partial class PeerClient : IAsyncDisposable
         uint id = 0;
         try
         {
-            using var timeout = new CancellationTokenSource(timeoutOverride ?? _options.RequestTimeout);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(timeoutOverride ?? _options.RequestTimeout);
             connection = await GetConnectionAsync(timeout.Token);
             id = (uint)Interlocked.Increment(ref _nextId);
             var pending = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -292,6 +291,12 @@ public sealed partial class PeerClient : IAsyncDisposable
             }
 
             return reply;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller gave up: not the peer's failure, so the breaker is left alone.
+            connection?.Pending.TryRemove(id, out _);
+            throw;
         }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or SocketException or IOException or ObjectDisposedException or PeerRefusedException or InvalidOperationException)
         {
@@ -342,198 +347,6 @@ public sealed partial class PeerClient : IAsyncDisposable
 
         /// <summary>The value-size threshold for compression agreed on the connection that carried the reply (0: none).</summary>
         public int CompressAbove { get; init; }
-    }
-
-    /// <summary>One connection: a send lock, the requests waiting for answers, and the loop that reads answers.</summary>
-    private sealed class Connection : IDisposable
-    {
-        private readonly Socket _socket;
-        private readonly NetworkStream _stream;
-        private readonly PipeReader _reader;
-        private readonly SemaphoreSlim _sendLock = new(1, 1);
-        private int _broken;
-
-        private readonly System.Runtime.CompilerServices.StrongBox<long> _received;
-
-        private Connection(Socket socket, System.Runtime.CompilerServices.StrongBox<long> received)
-        {
-            _received = received;
-            _socket = socket;
-            _stream = new NetworkStream(socket, ownsSocket: true);
-            _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true));
-        }
-
-        public ConcurrentDictionary<uint, TaskCompletionSource<Reply>> Pending { get; } = new();
-
-        public bool IsBroken => Volatile.Read(ref _broken) != 0;
-
-        /// <summary>Values at least this long may travel LZ4-compressed on this connection, as both sides agreed in the handshake (0: never).</summary>
-        public int CompressAbove { get; private set; }
-
-        public static async Task<Connection> OpenAsync(EndPoint endPoint, PeerClientOptions options, System.Runtime.CompilerServices.StrongBox<long> received, CancellationToken cancellationToken)
-        {
-            var socket = new Socket(endPoint.AddressFamily == AddressFamily.Unspecified ? AddressFamily.InterNetwork : endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            Connection? connection = null;
-            try
-            {
-                await socket.ConnectAsync(endPoint, cancellationToken);
-                connection = new Connection(socket, received);
-                await connection.HandshakeAsync(options, cancellationToken);
-                _ = connection.ReceiveLoopAsync();
-                return connection;
-            }
-            catch
-            {
-                if (connection is null)
-                {
-                    socket.Dispose();
-                }
-                else
-                {
-                    connection.Dispose();
-                }
-
-                throw;
-            }
-        }
-
-        public async Task SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
-        {
-            await _sendLock.WaitAsync(cancellationToken);
-            try
-            {
-                await _stream.WriteAsync(frame, cancellationToken);
-            }
-            catch
-            {
-                Break();
-                throw;
-            }
-            finally
-            {
-                _sendLock.Release();
-            }
-        }
-
-        public void Dispose()
-        {
-            Break();
-            _reader.Complete();
-            _stream.Dispose();
-        }
-
-        private void Break()
-        {
-            if (Interlocked.Exchange(ref _broken, 1) == 0)
-            {
-                foreach (var id in Pending.Keys)
-                {
-                    if (Pending.TryRemove(id, out var waiting))
-                    {
-                        waiting.TrySetException(new IOException("The peer connection closed."));
-                    }
-                }
-            }
-        }
-
-        private async Task HandshakeAsync(PeerClientOptions options, CancellationToken cancellationToken)
-        {
-            var nonce = PeerAuth.NewNonce();
-            var hello = new PeerFrameBuilder().Start(PeerOp.Hello, 0).Int32(PeerFrame.Version).Bytes(Encoding.UTF8.GetBytes(options.ClusterId)).Bytes(nonce).Int32(options.CompressAbove);
-            var preamble = PeerFrame.Preamble.ToArray();
-            await _stream.WriteAsync(preamble, cancellationToken);
-            await _stream.WriteAsync(hello.Finish(), cancellationToken);
-            var reply = await ReadFrameAsync(cancellationToken) ?? throw new IOException("The peer closed the connection during the handshake.");
-            if (reply.Op == PeerOp.Challenge)
-            {
-                var payload = new PeerPayloadReader(reply.Payload);
-                if (options.Secret is not { Length: > 0 } secret
-                    || !payload.TryReadBytes(out var serverNonce)
-                    || !payload.TryReadBytes(out var serverProof)
-                    || !PeerAuth.Verify(secret, "server", nonce, serverNonce, serverProof))
-                {
-                    throw new PeerRefusedException("The peer could not prove the shared secret (or this node has none).");
-                }
-
-                var proof = new PeerFrameBuilder().Start(PeerOp.Proof, 0).Bytes(PeerAuth.Proof(secret, "client", serverNonce, nonce));
-                await _stream.WriteAsync(proof.Finish(), cancellationToken);
-                reply = await ReadFrameAsync(cancellationToken) ?? throw new IOException("The peer closed the connection during the handshake.");
-            }
-
-            if (reply.Op == PeerOp.Error)
-            {
-                var payload = new PeerPayloadReader(reply.Payload);
-                var message = payload.TryReadBytes(out var text) ? Encoding.UTF8.GetString(text) : "refused";
-                throw new PeerRefusedException($"The peer refused the connection: {message}.");
-            }
-
-            if (reply.Op != PeerOp.HelloOk)
-            {
-                throw new PeerRefusedException($"The peer answered the handshake with {reply.Op}.");
-            }
-
-            // The server answers with the threshold it accepts: the client's, or 0 when it declines.
-            var accepted = new PeerPayloadReader(reply.Payload);
-            CompressAbove = options.CompressAbove > 0 && accepted.TryReadInt32(out var threshold) && threshold == options.CompressAbove ? threshold : 0;
-        }
-
-        private async Task<Reply?> ReadFrameAsync(CancellationToken cancellationToken)
-        {
-            var header = new byte[PeerFrame.HeaderLength];
-            while (true)
-            {
-                var result = await _reader.ReadAsync(cancellationToken);
-                var buffer = result.Buffer;
-                if (buffer.Length >= PeerFrame.HeaderLength)
-                {
-                    buffer.Slice(0, PeerFrame.HeaderLength).CopyTo(header);
-                    PeerFrame.TryReadHeader(header, out var length, out var op, out var id);
-                    if (length < 0 || length > (1 << 30))
-                    {
-                        throw new IOException($"The peer sent a frame of {length} bytes.");
-                    }
-
-                    var total = PeerFrame.HeaderLength + length;
-                    if (buffer.Length >= total)
-                    {
-                        var payload = buffer.Slice(PeerFrame.HeaderLength, length).ToArray();
-                        Interlocked.Add(ref _received.Value, total);
-                        _reader.AdvanceTo(buffer.GetPosition(total));
-                        return new Reply(op, payload) { Id = id, CompressAbove = CompressAbove };
-                    }
-                }
-
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    _reader.AdvanceTo(buffer.End);
-                    return null;
-                }
-
-                // Not a whole frame yet: wait for more bytes.
-                _reader.AdvanceTo(buffer.Start, buffer.End);
-            }
-        }
-
-        private async Task ReceiveLoopAsync()
-        {
-            try
-            {
-                while (await ReadFrameAsync(CancellationToken.None) is { } reply)
-                {
-                    if (Pending.TryRemove(reply.Id, out var waiting))
-                    {
-                        waiting.TrySetResult(reply);
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
-            {
-            }
-            finally
-            {
-                Break();
-            }
-        }
     }
 
     [LoggerMessage(EventId = 3301, Level = LogLevel.Debug, Message = "Peer {EndPoint}: {Op} failed; its keys are misses for now")]

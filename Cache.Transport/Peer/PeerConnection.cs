@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using Cache.Engine;
-using Cache.Transport.Resp;
 using Microsoft.Extensions.Logging;
 
 namespace Cache.Transport.Peer;
@@ -14,7 +13,7 @@ namespace Cache.Transport.Peer;
 /// buffer that grows with the bytes that arrive, never with a length the peer claims. Not thread-safe:
 /// one per connection.
 /// </summary>
-internal sealed partial class PeerConnection(ServerContext server, PipeWriter output, ILogger logger)
+internal sealed partial class PeerConnection(PeerServices services, PipeWriter output, ILogger logger)
 {
     private enum State
     {
@@ -34,7 +33,11 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
     private int _filled;
     private int _frameLength = -1;
     private bool _close;
-    private CommandRunner? _runner;
+    private IForwardedCommandRunner? _runner;
+    private PipeReader? _input;
+
+    /// <summary>Replies of counts and clears that ran on the thread pool, waiting for the read loop to write them.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(uint Id, long Number)> _late = new();
     private int _compressAbove;
 
     public async Task RunAsync(PipeReader input)
@@ -46,18 +49,25 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
                 return;
             }
 
+            _input = input;
             while (!_close)
             {
+                // A canceled read is this connection's own wake-up (see CountOrClear): there are late replies to write.
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
                 Process(ref buffer);
                 input.AdvanceTo(buffer.Start, buffer.End);
+                while (_late.TryDequeue(out var late))
+                {
+                    Send(_reply.Start(PeerOp.Number, late.Id).Int64(late.Number));
+                }
+
                 if (output.UnflushedBytes > 0 && (await output.FlushAsync()).IsCompleted)
                 {
                     break;
                 }
 
-                if (result.IsCompleted || result.IsCanceled)
+                if (result.IsCompleted)
                 {
                     break;
                 }
@@ -71,37 +81,6 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
                 _frame = [];
             }
         }
-    }
-
-    /// <summary>Consumes the preamble; false (close) as soon as the bytes that arrived differ from it.</summary>
-    private static async Task<bool> ReadPreambleAsync(PipeReader input)
-    {
-        var length = PeerFrame.Preamble.Length;
-        while (true)
-        {
-            var result = await input.ReadAsync();
-            var buffer = result.Buffer;
-            var seen = (int)Math.Min(buffer.Length, length);
-            var ok = Matches(buffer.Slice(0, seen));
-            if (!ok || seen == length)
-            {
-                input.AdvanceTo(buffer.GetPosition(seen));
-                return ok;
-            }
-
-            input.AdvanceTo(buffer.Start, buffer.End);
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                return false;
-            }
-        }
-    }
-
-    private static bool Matches(ReadOnlySequence<byte> bytes)
-    {
-        Span<byte> copy = stackalloc byte[8];
-        bytes.CopyTo(copy);
-        return copy[..(int)bytes.Length].SequenceEqual(PeerFrame.Preamble[..(int)bytes.Length]);
     }
 
     private void Process(ref ReadOnlySequence<byte> buffer)
@@ -118,7 +97,7 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
 
                 buffer.Slice(0, PeerFrame.HeaderLength).CopyTo(header);
                 PeerFrame.TryReadHeader(header, out var payloadLength, out _, out _);
-                var limit = _state == State.Ready ? server.Options.MaxQueryBuffer : PeerFrame.MaxHandshakeFrame;
+                var limit = _state == State.Ready ? services.MaxFrameBytes : PeerFrame.MaxHandshakeFrame;
                 if (payloadLength < 0 || payloadLength > limit - PeerFrame.HeaderLength)
                 {
                     Fail(0, $"frame of {payloadLength} bytes is over the limit");
@@ -194,7 +173,7 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
                     return;
                 }
 
-                Send(_reply.Start(PeerOp.Number, id).Int64(op == PeerOp.Count ? server.Store.CountKeys(prefix) : server.Store.RemoveKeys(prefix)));
+                CountOrClear(id, op, prefix.ToArray());
                 break;
             case (State.Ready, PeerOp.Command):
                 RunCommand(id, frame[PeerFrame.HeaderLength..]);
@@ -209,246 +188,6 @@ internal sealed partial class PeerConnection(ServerContext server, PipeWriter ou
                 Fail(id, "handshake first");
                 break;
         }
-    }
-
-    private void Hello(uint id, ref PeerPayloadReader payload)
-    {
-        if (!payload.TryReadInt32(out var version) || !payload.TryReadBytes(out var cluster) || !payload.TryReadBytes(out var nonce) || nonce.Length != PeerAuth.NonceLength)
-        {
-            Fail(id, "malformed hello");
-            return;
-        }
-
-        // Optional: the value length from which the client wants values compressed (absent or 0: never).
-        // The node agrees to any positive threshold; the answer repeats it.
-        if (payload.TryReadInt32(out var compressAbove) && compressAbove > 0)
-        {
-            _compressAbove = compressAbove;
-        }
-
-        if (version != PeerFrame.Version)
-        {
-            Fail(id, $"protocol version {version} is not supported (this node speaks {PeerFrame.Version})");
-            return;
-        }
-
-        if (!cluster.SequenceEqual(Encoding.UTF8.GetBytes(server.Options.ClusterId)))
-        {
-            Fail(id, "another cluster");
-            return;
-        }
-
-        if (server.Options.Secret is not { Length: > 0 } secret)
-        {
-            _state = State.Ready;
-            Send(_reply.Start(PeerOp.HelloOk, id).Int32(_compressAbove));
-            return;
-        }
-
-        _clientNonce = nonce.ToArray();
-        _serverNonce = PeerAuth.NewNonce();
-        _state = State.AwaitProof;
-        Send(_reply.Start(PeerOp.Challenge, id).Bytes(_serverNonce).Bytes(PeerAuth.Proof(secret, "server", _clientNonce, _serverNonce)));
-    }
-
-    private void Proof(uint id, ref PeerPayloadReader payload)
-    {
-        if (!payload.TryReadBytes(out var proof) || !PeerAuth.Verify(server.Options.Secret!, "client", _serverNonce, _clientNonce, proof))
-        {
-            Fail(id, "authentication failed");
-            return;
-        }
-
-        _state = State.Ready;
-        Send(_reply.Start(PeerOp.HelloOk, id).Int32(_compressAbove));
-    }
-
-    /// <summary>
-    /// Hints the next <paramref name="count"/> keys of a batched read to the store (a copy of the reader
-    /// looks ahead), so that their lookups' cache misses overlap (see <see cref="BlockStore.Prefetch"/>).
-    /// </summary>
-    private void HintKeys(PeerPayloadReader ahead, int count)
-    {
-        var source = ahead.Remaining;
-        Span<Range> keys = stackalloc Range[HintWindow];
-        var hinted = 0;
-        while (hinted < count && ahead.TryReadBytes(out var key))
-        {
-            var end = source.Length - ahead.Remaining.Length;
-            keys[hinted++] = new Range(end - key.Length, end);
-        }
-
-        if (hinted > 1)
-        {
-            server.Store.Prefetch(source, keys[..hinted]);
-        }
-    }
-
-    private void Get(uint id, ref PeerPayloadReader payload)
-    {
-        if (!payload.TryReadCount(4, out var count))
-        {
-            Fail(id, "malformed get");
-            return;
-        }
-
-        // Look every key up first, so that the reply's length is known and the values are written
-        // straight into the output, copied once.
-        var values = new ReadOnlyMemory<byte>?[count];
-        var compressed = _compressAbove > 0 ? new byte[]?[count] : null;
-        long length = 4;
-        for (var i = 0; i < count; i++)
-        {
-            if (i % HintWindow == 0)
-            {
-                HintKeys(payload, Math.Min(HintWindow, count - i));
-            }
-
-            if (!payload.TryReadBytes(out var key))
-            {
-                Fail(id, "malformed get");
-                return;
-            }
-
-            if (server.Store.TryGet(key, out var value))
-            {
-                values[i] = value;
-                if (compressed is not null)
-                {
-                    compressed[i] = WireCodec.TryCompress(value.Span, _compressAbove);
-                    length += 4 + (compressed[i]?.Length ?? value.Length + 1);
-                }
-                else
-                {
-                    length += 4 + value.Length;
-                }
-            }
-            else
-            {
-                length += 4;
-            }
-        }
-
-        if (length > int.MaxValue)
-        {
-            Send(_reply.Start(PeerOp.Error, id).Bytes("reply too large"u8));
-            return;
-        }
-
-        var header = output.GetSpan(PeerFrame.HeaderLength + 4);
-        PeerFrame.WriteHeader(header, (int)length, PeerOp.GetReply, id);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[PeerFrame.HeaderLength..], count);
-        output.Advance(PeerFrame.HeaderLength + 4);
-        for (var i = 0; i < count; i++)
-        {
-            var value = values[i];
-            var packed = compressed?[i];
-            var framedLength = value is null ? -1 : packed?.Length ?? (value.Value.Length + (compressed is null ? 0 : 1));
-            var prefix = output.GetSpan(5);
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(prefix, framedLength);
-            if (value is not null && compressed is not null && packed is null)
-            {
-                // Compression agreed but not worth it for this value: the raw format byte, then the bytes.
-                prefix[4] = (byte)ValueFormat.Raw;
-                output.Advance(5);
-            }
-            else
-            {
-                output.Advance(4);
-            }
-
-            if (packed is not null)
-            {
-                output.Write(packed);
-            }
-            else if (value is { } bytes)
-            {
-                output.Write(bytes.Span);
-            }
-        }
-    }
-
-    private void Join(uint id, ref PeerPayloadReader payload)
-    {
-        if (!payload.TryReadInt32(out var rank) || !payload.TryReadInt32(out var size) || !payload.TryReadBytes(out var endpoint))
-        {
-            Fail(id, "malformed join");
-            return;
-        }
-
-        var board = server.Rendezvous;
-        if (board is null || !board.TryJoin(rank, size, Encoding.UTF8.GetString(endpoint)))
-        {
-            Send(_reply.Start(PeerOp.Error, id).Bytes(Encoding.UTF8.GetBytes(board is null
-                ? "this node is not the rendezvous point"
-                : $"rank {rank} of {size} does not fit a job of {board.WorldSize}, or reported another endpoint")));
-            return;
-        }
-
-        var (table, joined) = board.Snapshot();
-        if (table is null)
-        {
-            _reply.Start(PeerOp.Waiting, id).Int32(joined.Length);
-            foreach (var r in joined)
-            {
-                _reply.Int32(r);
-            }
-
-            Send(_reply);
-            return;
-        }
-
-        _reply.Start(PeerOp.Table, id).Int32(table.Length);
-        foreach (var entry in table)
-        {
-            _reply.Bytes(Encoding.UTF8.GetBytes(entry));
-        }
-
-        Send(_reply);
-    }
-
-    private void Set(uint id, ref PeerPayloadReader payload)
-    {
-        if (!payload.TryReadCount(8, out var count))
-        {
-            Fail(id, "malformed set");
-            return;
-        }
-
-        _reply.Start(PeerOp.SetReply, id).Int32(count);
-        for (var i = 0; i < count; i++)
-        {
-            if (!payload.TryReadBytes(out var key) || !payload.TryReadBytes(out var value))
-            {
-                Fail(id, "malformed set");
-                return;
-            }
-
-            if (_compressAbove > 0 && !WireCodec.TryDecode(value, out value))
-            {
-                Fail(id, "malformed value");
-                return;
-            }
-
-            _reply.Byte((byte)server.Store.Set(key, value));
-        }
-
-        Send(_reply);
-    }
-
-    private void RunCommand(uint id, ReadOnlySpan<byte> payload)
-    {
-        _runner ??= new CommandRunner(server);
-        if (!_runner.TryRun(payload, out var reply))
-        {
-            // The frame itself was sound, so the connection (shared by every request to this node) stays open.
-            Send(_reply.Start(PeerOp.Error, id).Bytes("malformed command"u8));
-            return;
-        }
-
-        PeerFrame.WriteHeader(output.GetSpan(PeerFrame.HeaderLength), reply.Length, PeerOp.CommandReply, id);
-        output.Advance(PeerFrame.HeaderLength);
-        output.Write(reply);
     }
 
     private void Send(PeerFrameBuilder frame) => output.Write(frame.Finish().Span);

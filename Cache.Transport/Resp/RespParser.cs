@@ -3,7 +3,7 @@ using System.Buffers.Text;
 namespace Cache.Transport.Resp;
 
 /// <summary>The outcome of a <see cref="RespParser"/> parse.</summary>
-public enum ParseStatus
+internal enum ParseStatus
 {
     /// <summary>A command was parsed; its arguments are in the <see cref="RespRequest"/>.</summary>
     Complete = 0,
@@ -23,7 +23,7 @@ public enum ParseStatus
 /// as Redis's server does, with Redis's protocol error texts. Never throws on bad input and never
 /// allocates from a length a client claims. Stateless; thread-safe.
 /// </summary>
-public static class RespParser
+internal static class RespParser
 {
     // Redis's limits for a client that has not authenticated yet: a password-protected server must not
     // buffer large frames for strangers.

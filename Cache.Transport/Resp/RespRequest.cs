@@ -3,13 +3,13 @@ namespace Cache.Transport.Resp;
 /// <summary>Where one argument lies in the bytes a command was parsed from.</summary>
 /// <param name="Start">Offset of the first byte.</param>
 /// <param name="Length">Length in bytes.</param>
-public readonly record struct ArgRange(int Start, int Length);
+internal readonly record struct ArgRange(int Start, int Length);
 
 /// <summary>
 /// The parse state of one connection, reused for every command it sends so that parsing allocates
 /// nothing once the arrays have grown to the connection's largest command. Not thread-safe: one per connection.
 /// </summary>
-public sealed class RespRequest
+internal sealed class RespRequest
 {
     private ArgRange[] _args = new ArgRange[8];
     private byte[] _inline = [];

@@ -10,7 +10,7 @@ namespace Cache.Transport.Resp;
 /// version changes with HELLO. Not thread-safe: one per connection. Values are copied into the writer;
 /// the caller keeps ownership of what it passes.
 /// </summary>
-public sealed class RespWriter
+internal sealed class RespWriter
 {
     private static readonly byte[] OkBytes = "+OK\r\n"u8.ToArray();
     private static readonly byte[] Null2 = "$-1\r\n"u8.ToArray();

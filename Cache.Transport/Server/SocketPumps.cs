@@ -1,0 +1,119 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Cache.Transport.Server;
+
+/// <summary>
+/// Moves bytes between a socket and a pair of pipes, as Kestrel's socket transport does: the protocols read and
+/// write pipes and know nothing of sockets; a socket's end (reset or abort) completes the pipe. Stateless.
+/// </summary>
+internal static class SocketPumps
+{
+    /// <summary>Sets TCP_NOTSENT_LOWAT (see <see cref="PeerServerOptions.SendLowWatermark"/>) where the system has it.</summary>
+    public static void LimitUnsentBytes(Socket socket, int bytes)
+    {
+        // Linux's IPPROTO_TCP option number; other systems number it differently or lack it.
+        const int TcpNotSentLowWatermark = 25;
+        if (bytes > 0 && OperatingSystem.IsLinux())
+        {
+            Span<byte> value = stackalloc byte[sizeof(int)];
+            BitConverter.TryWriteBytes(value, bytes);
+            socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpNotSentLowWatermark, value);
+        }
+    }
+
+    public static async Task ReceiveAsync(Socket socket, PipeWriter writer)
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory(8192);
+                var received = await socket.ReceiveAsync(memory, SocketFlags.None);
+                if (received == 0)
+                {
+                    break;
+                }
+
+                writer.Advance(received);
+                var flush = await writer.FlushAsync();
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            error = ex;
+        }
+
+        await writer.CompleteAsync(error is SocketException ? error : null);
+    }
+
+    public static async Task SendAsync(Socket socket, PipeReader reader)
+    {
+        // Replies that span several pipe segments go out in one gathering send (sendmsg with an iovec)
+        // rather than one system call per segment.
+        var segments = new List<ArraySegment<byte>>();
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                var buffer = result.Buffer;
+                if (buffer.IsSingleSegment)
+                {
+                    var remaining = buffer.First;
+                    while (!remaining.IsEmpty)
+                    {
+                        var sent = await socket.SendAsync(remaining, SocketFlags.None);
+                        remaining = remaining[sent..];
+                    }
+                }
+                else if (!buffer.IsEmpty)
+                {
+                    await SendGatheredAsync(socket, buffer, segments);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+
+        await reader.CompleteAsync();
+    }
+
+    private static async Task SendGatheredAsync(Socket socket, ReadOnlySequence<byte> buffer, List<ArraySegment<byte>> segments)
+    {
+        while (!buffer.IsEmpty)
+        {
+            segments.Clear();
+            foreach (var memory in buffer)
+            {
+                if (!MemoryMarshal.TryGetArray(memory, out var segment))
+                {
+                    segment = new ArraySegment<byte>(memory.ToArray());
+                }
+
+                segments.Add(segment);
+                if (segments.Count == 64)
+                {
+                    break;
+                }
+            }
+
+            var sent = await socket.SendAsync(segments, SocketFlags.None);
+            buffer = buffer.Slice(sent);
+        }
+    }
+}
