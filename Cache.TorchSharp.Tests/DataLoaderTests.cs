@@ -47,11 +47,11 @@ public class DataLoaderTests
             Assert.NotEqual(orders[0], orders[1]);
             Assert.NotEqual(orders[1], orders[2]);
 
-            // Epoch 1 produced each sample on one rank or the other (a few twice, where a loader worker took
-            // over a sample the read-ahead was producing); later epochs read the mesh.
+            // Epoch 1 produced each sample once, on one rank or the other; later epochs read the mesh, except
+            // for what a rank still held in its write-behind buffer (up to 20 samples) when the other asked.
             datasets[0].Flush();
             datasets[1].Flush();
-            Assert.InRange(sources[0].Calls + sources[1].Calls, size, 2 * size);
+            Assert.InRange(sources[0].Calls + sources[1].Calls, size, size + (2 * 20));
             Assert.Equal(size, datasets[0].NumKeys());
         }
         finally
@@ -95,10 +95,9 @@ public class DataLoaderTests
             Assert.Equal(size / 16 + 1, batches);
         }
 
-        // Each sample was produced at most twice (once by a worker that overtook the read-ahead), and
-        // epochs 2 and 3 were all hits.
-        Assert.InRange(source.Calls, size, 2 * size);
-        Assert.Equal(cached.Statistics.Misses, source.Calls);
+        // Each sample was produced once, in epoch 1 (the read-ahead reads cached samples only); epochs 2
+        // and 3 were all hits.
+        Assert.Equal(size, source.Calls);
         Assert.True(cached.Statistics.Hits >= 2 * size);
     }
 }

@@ -10,8 +10,9 @@ namespace Cache.TorchSharp;
 /// pass it to TorchSharp's <c>DataLoader</c> where the source dataset went. From the second epoch on,
 /// <see cref="GetTensor"/> decodes cached bytes (<see cref="TensorCodec"/>) instead of running the
 /// source's preprocessing. As the loader's shuffler, use <see cref="CreateSampler"/>: a
-/// <see cref="DistributedSampler"/> bound to this dataset, so that the samples it is about to hand out
-/// are fetched (or produced) ahead, on a thread of the dataset's own.
+/// <see cref="DistributedSampler"/> bound to this dataset, so that the cached samples it is about to hand
+/// out are read ahead in the background (<see cref="CachedDataset{T}.Prefetch"/>: batched reads, one
+/// request per owner in a mesh), ready when TorchSharp's loader asks for them.
 /// </summary>
 /// <remarks>
 /// <para>Every call returns fresh CPU tensors owned by the caller, decoded from the encoded sample
@@ -19,18 +20,13 @@ namespace Cache.TorchSharp;
 /// cache. On a miss the source's tensors are encoded, then disposed: a source must return tensors the
 /// caller owns, as TorchSharp's <c>GetTensor</c> contract says.</para>
 /// <para>Thread-safety: <see cref="GetTensor"/> may be called from any number of threads at once (the
-/// loader's <c>num_worker</c>); the source is called concurrently on misses, and from the read-ahead
-/// thread.</para>
+/// loader's <c>num_worker</c>); the source is called concurrently on misses.</para>
 /// <para>Failures of the cache (a peer down, a corrupt value) are misses: the source produces the sample.
 /// Samples are stored under <c>{DatasetName}:{index}</c>, as for <see cref="CachedDataset{T}"/>.</para>
 /// </remarks>
 public sealed class CachedTensorDataset : TorchDataset, IPrefetchTarget
 {
-    /// <summary>The default bound of <see cref="CachedTensorDataset(IDataset{Dictionary{string, Tensor}}, CacheOptions, int)"/>'s read-ahead, in samples.</summary>
-    public const int DefaultMaxReadAhead = 1024;
-
     private readonly CachedDataset<ReadOnlyMemory<byte>> _cached;
-    private readonly ReadAhead _readAhead;
     private readonly TorchDataset? _ownedSource;
     private int _disposed;
 
@@ -38,23 +34,19 @@ public sealed class CachedTensorDataset : TorchDataset, IPrefetchTarget
     /// <param name="source">Produces a sample on a miss; its <c>GetTensor</c> returns tensors the caller owns, as TorchSharp requires.</param>
     /// <param name="options">The cache's settings (as for <see cref="CachedDataset{T}"/>); read once, now.</param>
     /// <param name="disposeSource">Whether disposing this dataset disposes <paramref name="source"/> (default true, as TorchSharp's loader does with its dataset).</param>
-    /// <param name="maxReadAhead">At most this many samples fetched ahead and not yet asked for (default <see cref="DefaultMaxReadAhead"/>).</param>
-    public CachedTensorDataset(TorchDataset source, CacheOptions options, bool disposeSource = true, int maxReadAhead = DefaultMaxReadAhead)
-        : this(new TorchSource(source ?? throw new ArgumentNullException(nameof(source))), options, maxReadAhead)
+    public CachedTensorDataset(TorchDataset source, CacheOptions options, bool disposeSource = true)
+        : this(new TorchSource(source ?? throw new ArgumentNullException(nameof(source))), options)
     {
         _ownedSource = disposeSource ? source : null;
     }
 
     /// <summary>Caches any indexable source of TorchSharp samples. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
     /// <param name="source">Produces a sample on a miss, as a new dictionary of tensors that the caller owns (called concurrently).</param>
-    /// <param name="options">The cache's settings; read once, now.</param>
-    /// <param name="maxReadAhead">At most this many samples fetched ahead and not yet asked for (default <see cref="DefaultMaxReadAhead"/>).</param>
-    public CachedTensorDataset(IDataset<Dictionary<string, Tensor>> source, CacheOptions options, int maxReadAhead = DefaultMaxReadAhead)
+    /// <param name="options">The cache's settings (<see cref="CacheOptions.PrefetchCapacity"/> bounds the read-ahead); read once, now.</param>
+    public CachedTensorDataset(IDataset<Dictionary<string, Tensor>> source, CacheOptions options)
     {
         ArgumentNullException.ThrowIfNull(source);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxReadAhead, 1);
         _cached = new CachedDataset<ReadOnlyMemory<byte>>(new EncodingSource(source), options, TensorBytesSerializer.Instance);
-        _readAhead = new ReadAhead(_cached, maxReadAhead);
     }
 
     /// <summary>The number of samples (the source's).</summary>
@@ -63,14 +55,8 @@ public sealed class CachedTensorDataset : TorchDataset, IPrefetchTarget
     /// <summary>The dataset name that prefixes every key.</summary>
     public string DatasetName => _cached.DatasetName;
 
-    /// <summary>This dataset's counters (hits, misses, corrupt values, ...); reads by the read-ahead count as reads.</summary>
+    /// <summary>This dataset's counters (hits, misses, corrupt values, ...).</summary>
     public CacheStatistics Statistics => _cached.Statistics;
-
-    /// <summary>Samples that <see cref="GetTensor"/> found already fetched by the read-ahead.</summary>
-    public long ReadAheadHits => _readAhead.Taken;
-
-    /// <summary>Samples fetched ahead and not yet asked for.</summary>
-    internal int ReadAheadReady => _readAhead.Ready;
 
     /// <summary>Sample <paramref name="index"/>: read ahead, decoded from the cache, or produced by the source
     /// and cached. The tensors are new and the caller's.</summary>
@@ -78,7 +64,7 @@ public sealed class CachedTensorDataset : TorchDataset, IPrefetchTarget
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
-        var bytes = _readAhead.TryTake(index, out var ready) ? ready : _cached[(int)index];
+        var bytes = _cached[(int)index];
 
         // The bytes were checked when they were read (TensorBytesSerializer) or just written by the codec.
         return TensorCodec.TryRead(bytes.Span, out var sample)
@@ -86,13 +72,9 @@ public sealed class CachedTensorDataset : TorchDataset, IPrefetchTarget
             : throw new InvalidOperationException($"Sample {index} of dataset {DatasetName} could not be decoded.");
     }
 
-    /// <summary>Hints that <paramref name="indices"/> will be asked for soon, in this order: their samples are
-    /// fetched in batches (or produced by the source) on the read-ahead thread. Returns at once.</summary>
-    public void Prefetch(IReadOnlyList<long> indices)
-    {
-        ArgumentNullException.ThrowIfNull(indices);
-        _readAhead.Hint(indices);
-    }
+    /// <summary>Hints that <paramref name="indices"/> will be asked for soon: the cached ones are read in the
+    /// background (<see cref="CachedDataset{T}.Prefetch"/>); misses are produced when asked for. Returns at once.</summary>
+    public void Prefetch(IReadOnlyList<long> indices) => _cached.Prefetch(indices);
 
     /// <summary>
     /// A <see cref="DistributedSampler"/> over this dataset bound to its read-ahead: pass it to TorchSharp's
@@ -124,7 +106,6 @@ public sealed class CachedTensorDataset : TorchDataset, IPrefetchTarget
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _readAhead.Dispose();
             _cached.Dispose();
             _ownedSource?.Dispose();
         }

@@ -9,8 +9,8 @@ namespace TorchTraining;
 /// Starts this program N times on this machine with the environment a launcher such as torchrun gives
 /// (WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR on loopback) plus CACHE_PORT and
 /// CACHE_SECRET, so the ranks' caches form one mesh; prefixes each rank's lines, relays the ranks' barrier
-/// (each waits at the end of a run until all are there: a rank's share of the cache lives in its process),
-/// and waits for all.
+/// (each waits at the end of every epoch until all are there; a rank's share of the cache lives in its
+/// process), and waits for all.
 /// </summary>
 internal static class Launcher
 {

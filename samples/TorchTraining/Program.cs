@@ -101,6 +101,11 @@ static void Train(string[] files, TrainingOptions options, bool cached, int rank
         }
 
         total.Stop();
+
+        // Ranks of a data-parallel job move in step (their gradients are all-reduced every step); these
+        // independent replicas meet once per epoch instead, so no rank reads ahead of samples another
+        // rank has not produced yet.
+        Launcher.Barrier();
         var hitRate = "-";
         if (cache is not null && before is { } start)
         {
@@ -116,10 +121,9 @@ static void Train(string[] files, TrainingOptions options, bool cached, int rank
     if (cache is not null)
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"cache: {cache.Statistics.Hits} hits, {cache.Statistics.Misses} misses, {cache.ReadAheadHits} samples served by the read-ahead"));
+            $"cache: {cache.Statistics.Hits} hits, {cache.Statistics.Misses} misses"));
     }
 
-    // A rank that finished must keep serving its share of the cache until every rank has finished
-    // (and the next mode starts on all ranks together).
-    Launcher.Barrier();
+    // The last barrier above also keeps a finished rank serving its share of the cache until every rank
+    // has finished.
 }
