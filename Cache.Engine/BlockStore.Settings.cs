@@ -35,13 +35,23 @@ public sealed partial class BlockStore
         }
     }
 
-    /// <summary>Changes the admission policy for the inserts that follow; the entries stay. Thread-safe.</summary>
+    /// <summary>
+    /// Changes the admission policy for the inserts that follow; the entries stay. A store that holds dataset samples
+    /// (kept in the sample table, which nothing evicts) refuses to start evicting while they are there, rather than
+    /// leave an evicting policy that cannot make room. Thread-safe.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The policy is not defined.</exception>
+    /// <exception cref="InvalidOperationException">The store holds dataset samples and <paramref name="policy"/> evicts.</exception>
     public void ChangePolicy(AdmissionPolicy policy)
     {
         if (!Enum.IsDefined(policy))
         {
             throw new ArgumentOutOfRangeException(nameof(policy), policy, "Policy must be Retain, Lru or Random.");
+        }
+
+        if (policy != AdmissionPolicy.Retain && SampleCount > 0)
+        {
+            throw new InvalidOperationException($"The store holds {SampleCount} dataset samples, which are kept until removed; it cannot evict under {policy} while they are there.");
         }
 
         Volatile.Write(ref _policy, (int)policy);

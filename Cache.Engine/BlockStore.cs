@@ -420,8 +420,10 @@ public sealed partial class BlockStore : IDisposable
                     : MoveToIndexLocked(hash, key, value, expiresAtUnixMs, record.Bytes);
             }
 
+            // A new key joins the sample table only while the policy retains: once CONFIG SET chose an evicting
+            // policy (allowed only on an empty table), new keys go where eviction can reach them.
             var old = LookupLocked(lookupKey);
-            if (old is null && expiresAtUnixMs is 0 or KeepExpiration)
+            if (old is null && expiresAtUnixMs is 0 or KeepExpiration && Policy == AdmissionPolicy.Retain)
             {
                 return condition == SetCondition.IfPresent ? SetResult.ConditionNotMet : SetSampleLocked(hash, key, value, 0);
             }

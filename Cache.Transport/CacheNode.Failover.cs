@@ -18,6 +18,7 @@ namespace Cache.Transport;
 public sealed partial class CacheNode
 {
     private ITimer? _failoverTimer;
+    private TimeSpan _failoverPeriod;
     private int _sweepScheduled;
 
     /// <summary>Starts watching the members (a timer on the options' clock, a few times per <see cref="PeerClientOptions.FailoverAfter"/>, at most 250 ms apart).</summary>
@@ -29,6 +30,7 @@ public sealed partial class CacheNode
         }
 
         var period = TimeSpan.FromMilliseconds(Math.Clamp(options.FailoverAfter.TotalMilliseconds / 4, 5, 250));
+        _failoverPeriod = period;
         _failoverTimer = (options.TimeProvider ?? TimeProvider.System).CreateTimer(static state => ((CacheNode)state!).CheckMembers(), this, period, period);
     }
 
@@ -57,8 +59,12 @@ public sealed partial class CacheNode
                 reachable++;
 
                 // A heartbeat: a member this node sends nothing to would otherwise never be seen down, and the
-                // members would disagree about the map. A ping costs one small frame; an open breaker has its own probe.
-                _ = client.PingAsync();
+                // members would disagree about the map. A ping costs one small frame; an open breaker has its own
+                // probe; a member that answered within the period needs none.
+                if (client.IsQuietFor(_failoverPeriod))
+                {
+                    _ = client.PingAsync();
+                }
             }
             else if (client.Breaker.OpenFor >= failoverAfter)
             {

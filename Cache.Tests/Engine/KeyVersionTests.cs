@@ -78,8 +78,17 @@ public class KeyVersionTests
         retain.Resize(100_000);
         Assert.Equal(500, retain.Count);
         Assert.Equal(SetResult.RejectedFull, retain.Set("new"u8, value));
+
+        // Its keys are dataset samples, which nothing evicts: an evicting policy is refused while they are there.
+        Assert.Throws<InvalidOperationException>(() => retain.ChangePolicy(AdmissionPolicy.Lru));
+        retain.Clear();
         retain.ChangePolicy(AdmissionPolicy.Lru);
-        Assert.True(retain.Set("new"u8, value).IsStored());
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.True(retain.Set(System.Text.Encoding.ASCII.GetBytes($"k{i}"), value).IsStored());
+        }
+
         Assert.True(retain.BytesUsed <= 100_000);
+        Assert.Equal(0, retain.SampleCount);
     }
 }

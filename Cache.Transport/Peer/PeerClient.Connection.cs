@@ -77,7 +77,14 @@ internal sealed partial class PeerClient
 
         public async Task SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
         {
-            await _sendLock.WaitAsync(cancellationToken);
+            // Take a free lock synchronously: an async waiter is handed the lock on release and needs a pool thread
+            // to go on, and while the pool is saturated (synchronous readers waiting on their replies) it would hold
+            // the lock, and every synchronous sender behind it, until one came.
+            if (!_sendLock.Wait(0, CancellationToken.None))
+            {
+                await _sendLock.WaitAsync(cancellationToken);
+            }
+
             try
             {
                 await _stream.WriteAsync(frame, cancellationToken);

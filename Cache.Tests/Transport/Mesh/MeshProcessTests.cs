@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Cache.Dataset;
 using Cache.Engine;
+using Cache.Tests.Support;
 using Cache.Transport;
 using Cache.Transport.Peer;
 using StackExchange.Redis;
@@ -14,28 +15,13 @@ namespace Cache.Tests.Transport.Mesh;
 [Trait("Category", "Slow")]
 public class MeshProcessTests
 {
-    private static async Task<Process> StartNodeAsync(string peers, int rank)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "cache-node.dll"), "--peers", peers, "--rank", rank.ToString(System.Globalization.CultureInfo.InvariantCulture), "--secret", "mesh-secret", "--capacity", "64mb" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(info)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
-        Assert.Contains("ready", line ?? "", StringComparison.Ordinal);
-        return process;
-    }
-
     [Fact]
     public async Task Samples_spread_over_node_processes_read_back_and_survive_a_member_dying()
     {
         var ports = Enumerable.Range(0, 3).Select(_ => Support.FreePort.Next()).ToArray();
         var peers = string.Join(",", ports.Select(p => $"127.0.0.1:{p}"));
         var members = ports.Select(p => (EndPoint)new IPEndPoint(IPAddress.Loopback, p)).ToArray();
-        var others = new[] { await StartNodeAsync(peers, 1), await StartNodeAsync(peers, 2) };
+        var others = new[] { await CacheNodeProcess.StartAsync(peers, 1), await CacheNodeProcess.StartAsync(peers, 2) };
         try
         {
             using var node = new CacheNode(new CacheNodeOptions { Capacity = 64 << 20 });
