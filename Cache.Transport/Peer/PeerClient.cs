@@ -94,11 +94,11 @@ internal sealed partial class PeerClient : IAsyncDisposable
     /// <summary>Connects and completes the handshake now. Throws <see cref="PeerRefusedException"/> when the peer refuses it, <see cref="SocketException"/> when it cannot be reached.</summary>
     public async Task ConnectAsync(CancellationToken cancellationToken = default) => await GetConnectionAsync(cancellationToken);
 
-    /// <summary>True when the peer answers a ping in time.</summary>
     /// <summary>True when nothing has arrived from the peer for <paramref name="span"/> (or there is no live connection): a heartbeat is due.</summary>
     public bool IsQuietFor(TimeSpan span) =>
         Volatile.Read(ref _connection) is not { IsBroken: false } connection || _time.GetElapsedTime(connection.LastReceived) >= span;
 
+    /// <summary>True when the peer answers a ping in time.</summary>
     public async Task<bool> PingAsync() => (await RequestAsync(PeerOp.Ping, static (_, _, _) => { }, 0))?.Op == PeerOp.Pong;
 
     /// <summary>
