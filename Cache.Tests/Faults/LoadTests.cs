@@ -71,6 +71,14 @@ public sealed class LoadTests(ITestOutputHelper output)
             }
 
             Assert.Equal("+PONG\r\n", RoundTrip(ping, "PING\r\n"));
+
+            // The node counts a connection once its own task has run, not when the kernel accepts it: wait until all
+            // of them hold a slot, or the next one could take the slot of one still on its way and be served.
+            for (var poll = 0; poll < 100_000 && ConnectedClients(ping) < MaxClients; poll++)
+            {
+            }
+
+            Assert.Equal(MaxClients, ConnectedClients(ping));
             var extra = Open();
             Assert.StartsWith("-ERR max number of clients reached", ReadLine(extra), StringComparison.Ordinal);
 
@@ -203,6 +211,22 @@ public sealed class LoadTests(ITestOutputHelper output)
         {
             return 0;
         }
+    }
+
+    /// <summary>INFO clients' connected_clients, asked over <paramref name="socket"/>.</summary>
+    private static int ConnectedClients(Socket socket)
+    {
+        Send(socket, "INFO clients\r\n"u8.ToArray());
+        var header = ReadLine(socket);
+        var body = new byte[int.Parse(header.AsSpan(1, header.Length - 3), CultureInfo.InvariantCulture) + 2];
+        for (var read = 0; read < body.Length;)
+        {
+            read += socket.Receive(body, read, body.Length - read, SocketFlags.None);
+        }
+
+        var text = Encoding.ASCII.GetString(body);
+        var at = text.IndexOf("connected_clients:", StringComparison.Ordinal) + "connected_clients:".Length;
+        return int.Parse(text.AsSpan(at, text.IndexOf('\r', at) - at), CultureInfo.InvariantCulture);
     }
 
     private static string RoundTrip(Socket socket, string command)
