@@ -93,8 +93,15 @@ public class PeerAllocationTests
         // length keeps them raw, so this measures the agreed-compression path's framing (the format byte) only.
         using var driver = new PeerConnectionDriver(store, compressAbove: compressionAgreed ? ValueLength * 2 : 0);
         var perRequest = AllocatedPerRequest(driver, GetFrames(), ExpectedReplyBytes(compressionAgreed));
-        Assert.True(perRequest < 1, $"a batched GET of {BatchSize} keys allocated {perRequest:F1} bytes per request on the node");
+        Assert.True(perRequest < PerRequestLimit, $"a batched GET of {BatchSize} keys allocated {perRequest:F1} bytes per request on the node");
     }
+
+    /// <summary>
+    /// Bytes per request the gates allow. Any object allocated per request is at least 24 bytes, so this still fails on
+    /// one; below it are one-off allocations spread over the run (a tier-1 recompilation, a timer) that made a
+    /// clean-clone run read 5.8 bytes per request once.
+    /// </summary>
+    private const double PerRequestLimit = 16;
 
     [Fact]
     public void Batched_set_of_present_keys_with_same_size_values_allocates_nothing_per_request()
@@ -117,7 +124,7 @@ public class PeerAllocationTests
         }
 
         var perRequest = AllocatedPerRequest(driver, [.. frames], FramesPerServe * (PeerFrame.HeaderLength + 4 + BatchSize));
-        Assert.True(perRequest < 1, $"a batched SET of {BatchSize} present keys allocated {perRequest:F1} bytes per request on the node");
+        Assert.True(perRequest < PerRequestLimit, $"a batched SET of {BatchSize} present keys allocated {perRequest:F1} bytes per request on the node");
         Assert.True(store.TryGet("key:000005"u8, out var stored));
         Assert.Equal(value, stored.ToArray());
     }
