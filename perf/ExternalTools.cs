@@ -55,6 +55,30 @@ internal static class ExternalTools
         return output.Result;
     }
 
+    /// <summary>Starts a server process with its output drained, and waits until it answers a PING on <paramref name="port"/>; throws naming it otherwise.</summary>
+    public static Process StartServer(string name, string program, IEnumerable<string> args, int port, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!WaitForPing(port, timeout))
+        {
+            process.Kill();
+            process.Dispose();
+            throw new InvalidOperationException($"{name} did not start.");
+        }
+
+        return process;
+    }
+
     /// <summary>Waits until something answers RESP PING on the port.</summary>
     public static bool WaitForPing(int port, TimeSpan timeout)
     {
@@ -107,24 +131,7 @@ internal sealed class RedisServerProcess : IDisposable
         }
 
         var port = ExternalTools.FreePort();
-        var info = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!ExternalTools.WaitForPing(port, TimeSpan.FromSeconds(10)))
-        {
-            process.Kill();
-            process.Dispose();
-            throw new InvalidOperationException("redis-server did not start.");
-        }
-
+        var process = ExternalTools.StartServer("redis-server", path, ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], port, TimeSpan.FromSeconds(10));
         return new RedisServerProcess(process, port);
     }
 

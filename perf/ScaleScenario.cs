@@ -339,24 +339,7 @@ internal static class ScaleScenario
 
         private static ServerProcess Start(string name, string program, string[] args, int port)
         {
-            var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in args)
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            var process = Process.Start(info)!;
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            if (!ExternalTools.WaitForPing(port, TimeSpan.FromSeconds(30)))
-            {
-                process.Kill();
-                process.Dispose();
-                throw new InvalidOperationException($"{name} did not start.");
-            }
-
+            var process = ExternalTools.StartServer(name, program, args, port, TimeSpan.FromSeconds(30));
             return new ServerProcess(name, process, port);
         }
 

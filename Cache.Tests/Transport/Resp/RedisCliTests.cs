@@ -7,40 +7,8 @@ namespace Cache.Tests.Transport.Resp;
 [Trait("Category", "Slow")]
 public class RedisCliTests
 {
-    private static async Task<(int Exit, string Output)> CliAsync(int port, params string[] args)
-    {
-        var info = new ProcessStartInfo(Executables.Find("redis-cli")!)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        info.ArgumentList.Add("-p");
-        info.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info)!;
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-
-        return (process.ExitCode, await output + await error);
-    }
+    private static Task<(int Exit, string Output)> CliAsync(int port, params string[] args) =>
+        RedisCli.RunAsync(RedisCli.StartInfo(port, lineBuffered: false, args));
 
     [RequiresExecutableFact("redis-cli")]
     public async Task Ping_set_get_dbsize_info()

@@ -7,43 +7,9 @@ namespace Cache.Tests.Transport.Resp;
 /// <summary>redis-cli's debugging modes and Prometheus's Redis exporter against a member of a 3-node mesh. Skipped, with the reason, where the tools are absent.</summary>
 public class RedisToolsOnMeshTests
 {
-    private static ProcessStartInfo Cli(int port, params string[] args)
-    {
-        // Line-buffered, so that what a long-running mode printed is there when it is stopped.
-        var info = new ProcessStartInfo(Executables.Find("stdbuf") ?? "stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        info.ArgumentList.Add("-oL");
-        info.ArgumentList.Add(Executables.Find("redis-cli")!);
-        info.ArgumentList.Add("-p");
-        info.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
+    private static ProcessStartInfo Cli(int port, params string[] args) => RedisCli.StartInfo(port, lineBuffered: true, args);
 
-        return info;
-    }
-
-    private static async Task<string> RunAsync(int port, params string[] args)
-    {
-        using var process = Process.Start(Cli(port, args))!;
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-
-        return await output + await error;
-    }
+    private static async Task<string> RunAsync(int port, params string[] args) => (await RedisCli.RunAsync(Cli(port, args))).Output;
 
     /// <summary>Starts a mode that runs until stopped and returns its first <paramref name="lines"/> lines of output.</summary>
     private static async Task<List<string>> FirstLinesAsync(int port, int lines, Func<Task>? whileRunning, params string[] args)
