@@ -2,10 +2,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Cache.Node;
 
-/// <summary>A minimal logger for the node process: one line per message on standard error, at Information and above.</summary>
-internal sealed class ConsoleLoggerFactory : ILoggerFactory
+/// <summary>A minimal logger for the node process: one line per message on standard error, at <paramref name="minimum"/> and above.</summary>
+internal sealed class ConsoleLoggerFactory(LogLevel minimum = LogLevel.Information) : ILoggerFactory
 {
     private readonly Lock _gate = new();
+    private readonly LogLevel _minimum = minimum;
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
@@ -22,7 +23,7 @@ internal sealed class ConsoleLoggerFactory : ILoggerFactory
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= owner._minimum && logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

@@ -8,11 +8,22 @@ namespace Cache.Node;
 internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, AdmissionPolicy Policy, string? RequirePass, bool ProtectedMode, int MaxClients,
     IReadOnlyList<EndPoint> Peers, int Rank, string? Secret, string ClusterId, int SendLowWatermark)
 {
+    /// <summary>How long a member may be unreachable before the others take its slots (<c>--failover-after</c>; <see cref="Timeout.InfiniteTimeSpan"/>: never).</summary>
+    public TimeSpan FailoverAfter { get; init; } = new Cache.Transport.Peer.PeerClientOptions().FailoverAfter;
+
+    /// <summary>The silence after which a peer request fails (<c>--request-timeout</c>).</summary>
+    public TimeSpan RequestTimeout { get; init; } = new Cache.Transport.Peer.PeerClientOptions().RequestTimeout;
+
+    /// <summary>The least level logged to standard error (<c>--log-level</c>).</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
+
     public const string Usage =
         "usage: cache-node [--port 7379] [--bind 127.0.0.1] [--capacity 1gb] [--policy retain|lru|random]\n" +
         "                  [--requirepass PASSWORD] [--protected-mode yes|no] [--maxclients 10000]\n" +
         "                  [--send-lowat 16kb (unsent bytes left to the kernel per connection; 0: the kernel's)]\n" +
-        "                  [--peers host:port,host:port,... --rank N [--secret S] [--cluster-id ID]]";
+        "                  [--peers host:port,host:port,... --rank N [--secret S] [--cluster-id ID]\n" +
+        "                   [--failover-after 10s|500ms|never] [--request-timeout 50ms]]\n" +
+        "                  [--log-level debug|information|warning|error]";
 
     public static NodeArguments Parse(IReadOnlyList<string> args)
     {
@@ -29,6 +40,10 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
         var clusterId = "cache";
         var portGiven = false;
         var sendLowWatermark = Cache.Transport.Server.PeerServerOptions.DefaultSendLowWatermark;
+        var defaults = new Cache.Transport.Peer.PeerClientOptions();
+        var failoverAfter = defaults.FailoverAfter;
+        var requestTimeout = defaults.RequestTimeout;
+        var logLevel = Microsoft.Extensions.Logging.LogLevel.Information;
         for (var i = 0; i < args.Count; i++)
         {
             var flag = args[i];
@@ -94,6 +109,24 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
                     var lowatBytes = lowat == "0" ? 0 : ParseSize(lowat, flag);
                     sendLowWatermark = lowatBytes <= int.MaxValue ? (int)lowatBytes : throw new ArgumentException($"--send-lowat '{lowat}' must be from 0 to 2gb.", flag);
                     break;
+                case "--failover-after":
+                    var after = Value();
+                    failoverAfter = after == "never" ? Timeout.InfiniteTimeSpan : ParseDuration(after, flag);
+                    break;
+                case "--request-timeout":
+                    requestTimeout = ParseDuration(Value(), flag);
+                    break;
+                case "--log-level":
+                    var level = Value();
+                    logLevel = level.ToLowerInvariant() switch
+                    {
+                        "debug" => Microsoft.Extensions.Logging.LogLevel.Debug,
+                        "information" or "info" => Microsoft.Extensions.Logging.LogLevel.Information,
+                        "warning" => Microsoft.Extensions.Logging.LogLevel.Warning,
+                        "error" => Microsoft.Extensions.Logging.LogLevel.Error,
+                        _ => throw new ArgumentException($"--log-level '{level}' is not debug, information, warning or error.", flag),
+                    };
+                    break;
                 default:
                     throw new ArgumentException($"Unknown option '{flag}'.", flag);
             }
@@ -120,7 +153,12 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
             throw new ArgumentException("--rank needs --peers.", "--rank");
         }
 
-        return new NodeArguments(bind, port, capacity, policy, password, protectedMode, maxClients, peers, Math.Max(rank, 0), secret, clusterId, sendLowWatermark);
+        return new NodeArguments(bind, port, capacity, policy, password, protectedMode, maxClients, peers, Math.Max(rank, 0), secret, clusterId, sendLowWatermark)
+        {
+            FailoverAfter = failoverAfter,
+            RequestTimeout = requestTimeout,
+            LogLevel = logLevel,
+        };
     }
 
     /// <summary>Parses sizes as Redis's config does: 1000, 1k(b), 1m(b), 1g(b), case-insensitive; k = 1024.</summary>
@@ -144,6 +182,23 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
         }
 
         return number * unit;
+    }
+
+    /// <summary>Parses a positive duration: 250ms, 10s, 2m (a bare number is milliseconds).</summary>
+    public static TimeSpan ParseDuration(string text, string flag)
+    {
+        var lower = text.Trim().ToLowerInvariant();
+        foreach (var (suffix, unit) in new[] { ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0), ("", 1.0) })
+        {
+            if (lower.EndsWith(suffix, StringComparison.Ordinal)
+                && double.TryParse(lower[..^suffix.Length], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number)
+                && number > 0 && number * unit <= int.MaxValue)
+            {
+                return TimeSpan.FromMilliseconds(number * unit);
+            }
+        }
+
+        throw new ArgumentException($"{flag} '{text}' is not a positive duration such as 250ms, 10s or 2m.", flag);
     }
 
     private static int ParseInt(string text, string flag, int min, int max) =>

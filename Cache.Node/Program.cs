@@ -37,7 +37,7 @@ catch (ArgumentException ex)
     return 2;
 }
 
-using var loggerFactory = new ConsoleLoggerFactory();
+using var loggerFactory = new ConsoleLoggerFactory(arguments.LogLevel);
 using var node = new CacheNode(new CacheNodeOptions { Capacity = arguments.Capacity, Policy = arguments.Policy, LoggerFactory = loggerFactory });
 var server = new PeerServer(node, new PeerServerOptions
 {
@@ -68,6 +68,8 @@ if (arguments.Peers.Count > 0)
     {
         Secret = arguments.Secret,
         ClusterId = arguments.ClusterId,
+        RequestTimeout = arguments.RequestTimeout,
+        FailoverAfter = arguments.FailoverAfter,
         LoggerFactory = loggerFactory,
     });
 }

@@ -46,7 +46,7 @@ internal static class FaultDriver
     {
         if (args.Length == 0 || args[0] != "fault-driver")
         {
-            Console.Error.WriteLine("usage: dotnet exec Cache.Tests.dll fault-driver --members ip:port,... --bind IP --port P --secret S --samples N --size BYTES [--timeout-ms 50] [--failover-ms 0]");
+            Console.Error.WriteLine("usage: dotnet exec Cache.Tests.dll fault-driver --members ip:port,... --bind IP --port P --secret S --samples N --size BYTES [--timeout-ms 50]");
             return 2;
         }
 
@@ -60,10 +60,12 @@ internal static class FaultDriver
         var samples = int.Parse(options["--samples"], CultureInfo.InvariantCulture);
         var size = int.Parse(options["--size"], CultureInfo.InvariantCulture);
         var timeoutMs = options.TryGetValue("--timeout-ms", out var t) ? int.Parse(t, CultureInfo.InvariantCulture) : 50;
-        using var node = new CacheNode(new CacheNodeOptions { Capacity = 1L << 30 });
+        // CACHE_FAULT_LOGS (a folder) has the driver log at Debug to standard error, which the test then keeps.
+        using var logs = Environment.GetEnvironmentVariable("CACHE_FAULT_LOGS") is { Length: > 0 } ? new Cache.Node.ConsoleLoggerFactory(Microsoft.Extensions.Logging.LogLevel.Debug) : null;
+        using var node = new CacheNode(new CacheNodeOptions { Capacity = 1L << 30, LoggerFactory = logs });
         var server = new PeerServer(node, new PeerServerOptions { BindAddress = IPAddress.Parse(options["--bind"]), Port = int.Parse(options["--port"], CultureInfo.InvariantCulture), Secret = options["--secret"] });
         server.Start();
-        var clientOptions = new PeerClientOptions { Secret = options["--secret"], RequestTimeout = TimeSpan.FromMilliseconds(timeoutMs) };
+        var clientOptions = new PeerClientOptions { Secret = options["--secret"], RequestTimeout = TimeSpan.FromMilliseconds(timeoutMs), LoggerFactory = logs };
         node.JoinMesh(members, 0, clientOptions);
         using var dataset = new CachedDataset<ReadOnlyMemory<byte>>(new Samples(samples, size), new CacheOptions { DatasetName = "faults", Node = node, Compression = SampleCompression.None });
         Console.WriteLine("ready");

@@ -22,6 +22,9 @@ internal sealed class FaultMesh : IDisposable
     private readonly Func<int, string[]> _nodeArguments;
     private readonly Dictionary<string, string> _environment;
 
+    /// <summary>Where the processes' logs go when CACHE_FAULT_LOGS names a folder (Debug level), else nowhere.</summary>
+    private static readonly string? LogFolder = Environment.GetEnvironmentVariable("CACHE_FAULT_LOGS") is { Length: > 0 } folder ? Directory.CreateDirectory(folder).FullName : null;
+
     private FaultMesh(NetworkLab lab, ITestOutputHelper output, Process driver, Process[] members, Func<int, string[]> nodeArguments, Dictionary<string, string> environment)
     {
         _nodeArguments = nodeArguments;
@@ -52,7 +55,8 @@ internal sealed class FaultMesh : IDisposable
             };
             string[] NodeArguments(int rank) => [
                 "exec", Path.Combine(AppContext.BaseDirectory, "cache-node.dll"), "--bind", lab.Address(rank), "--port", $"{Port}",
-                "--peers", peers, "--rank", rank.ToString(CultureInfo.InvariantCulture), "--secret", Secret, "--capacity", "256mb", .. nodeArguments ?? []];
+                "--peers", peers, "--rank", rank.ToString(CultureInfo.InvariantCulture), "--secret", Secret, "--capacity", "256mb",
+                .. LogFolder is null ? Array.Empty<string>() : ["--log-level", "debug"], .. nodeArguments ?? []];
             var nodes = new Process[members - 1];
             for (var rank = 1; rank < members; rank++)
             {
@@ -67,12 +71,10 @@ internal sealed class FaultMesh : IDisposable
             {
                 Assert.Contains("ready", await ReadLineAsync(node) ?? "", StringComparison.Ordinal);
 
-                // A node logs to its console; unread, a full pipe would block it.
-                _ = node.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-                _ = node.StandardError.BaseStream.CopyToAsync(Stream.Null);
+                Drain(node, Array.IndexOf(nodes, node) + 1);
             }
 
-            _ = driver.StandardError.BaseStream.CopyToAsync(Stream.Null);
+            _ = driver.StandardError.BaseStream.CopyToAsync(LogStream(0));
             Assert.Equal("ready", await ReadLineAsync(driver));
             return mesh;
         }
@@ -107,9 +109,18 @@ internal sealed class FaultMesh : IDisposable
         var process = Lab.Start(rank, "dotnet", _nodeArguments(rank), _environment);
         _members[rank - 1] = process;
         Assert.Contains("ready", await ReadLineAsync(process) ?? "", StringComparison.Ordinal);
-        _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-        _ = process.StandardError.BaseStream.CopyToAsync(Stream.Null);
+        Drain(process, rank);
     }
+
+    /// <summary>A node logs to its console; unread, a full pipe would block it.</summary>
+    private static void Drain(Process node, int rank)
+    {
+        _ = node.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+        _ = node.StandardError.BaseStream.CopyToAsync(LogStream(rank));
+    }
+
+    private static Stream LogStream(int rank) =>
+        LogFolder is null ? Stream.Null : new FileStream(Path.Combine(LogFolder, $"rank{rank}-{DateTime.UtcNow:HHmmss.fff}.log"), FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1);
 
     /// <summary>Sends a command to the driver and returns its one-line answer.</summary>
     public async Task<string> CommandAsync(string command)

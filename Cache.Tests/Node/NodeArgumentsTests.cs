@@ -28,4 +28,33 @@ public class NodeArgumentsTests
         var ex = Assert.Throws<ArgumentException>(() => NodeArguments.Parse(["--port", "7000", "--send-lowat"]));
         Assert.Equal("--send-lowat", ex.ParamName);
     }
+
+    [Fact]
+    public void Failover_request_timeout_and_log_level_default_to_the_libraries_and_take_durations()
+    {
+        var defaults = NodeArguments.Parse([]);
+        Assert.Equal(TimeSpan.FromSeconds(10), defaults.FailoverAfter);
+        Assert.Equal(TimeSpan.FromMilliseconds(50), defaults.RequestTimeout);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, defaults.LogLevel);
+
+        var set = NodeArguments.Parse(["--failover-after", "2.5s", "--request-timeout", "250ms", "--log-level", "debug"]);
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), set.FailoverAfter);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), set.RequestTimeout);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, set.LogLevel);
+        Assert.Equal(Timeout.InfiniteTimeSpan, NodeArguments.Parse(["--failover-after", "never"]).FailoverAfter);
+        Assert.Equal(TimeSpan.FromMinutes(2), NodeArguments.Parse(["--failover-after", "2m"]).FailoverAfter);
+    }
+
+    [Theory]
+    [InlineData("--failover-after", "0s")]
+    [InlineData("--failover-after", "soon")]
+    [InlineData("--failover-after", "-5s")]
+    [InlineData("--request-timeout", "0")]
+    [InlineData("--request-timeout", "never")]
+    [InlineData("--log-level", "loud")]
+    public void A_wrong_duration_or_level_is_refused_naming_the_flag(string flag, string value)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => NodeArguments.Parse([flag, value]));
+        Assert.Equal(flag, ex.ParamName);
+    }
 }

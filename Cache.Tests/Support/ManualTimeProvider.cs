@@ -8,6 +8,23 @@ internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 
     public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
 
+    /// <summary>Timestamps move with the clock too (code that measures elapsed time with them sees the test's time).</summary>
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    /// <summary>Timers armed now (a test waits for code to reach its next timed wait before it moves the clock).</summary>
+    public int ArmedTimers
+    {
+        get
+        {
+            lock (_timers)
+            {
+                return _timers.Count;
+            }
+        }
+    }
+
     public void Advance(TimeSpan by)
     {
         var now = Interlocked.Add(ref _ticks, by.Ticks);

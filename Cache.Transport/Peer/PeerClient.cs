@@ -35,6 +35,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
     private int _disposed;
     private int _probeRunning;
     private long _failedRequests;
+    private long _probesSent;
 
     /// <summary>The total deadline of a request grows by one second per this many bytes sent and received (1 MiB/s, a link far slower than any a mesh runs on).</summary>
     private const double LeastBytesPerSecond = 1 << 20;
@@ -84,6 +85,9 @@ internal sealed partial class PeerClient : IAsyncDisposable
 
     /// <summary>Requests of the data path that failed (timed out, refused, connection lost) so far; skipped requests (breaker open) are not counted. Thread-safe.</summary>
     public long FailedRequests => Interlocked.Read(ref _failedRequests);
+
+    /// <summary>Background probes started so far (tests follow the probe's schedule with it).</summary>
+    internal long ProbesSent => Interlocked.Read(ref _probesSent);
 
     /// <summary>The peer's address.</summary>
     public EndPoint EndPoint => _endPoint;
@@ -272,9 +276,12 @@ internal sealed partial class PeerClient : IAsyncDisposable
             Reply reply;
             while (true)
             {
+                // Outside the try below: once the reply is late by either rule, Next throws, and that
+                // TimeoutException must fail the request, not be taken for the end of one look.
+                var look = wait.Next();
                 try
                 {
-                    reply = await pending.Task.WaitAsync(wait.Next(), _time, cancellationToken);
+                    reply = await pending.Task.WaitAsync(look, _time, cancellationToken);
                     break;
                 }
                 catch (TimeoutException)
@@ -380,6 +387,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
             {
                 await Task.Delay(delay, _time);
                 Volatile.Read(ref _connection)?.Dispose();
+                Interlocked.Increment(ref _probesSent);
                 var reply = await RequestAsync(PeerOp.Ping, static (_, _, _) => { }, 0, probeTimeout, recordOutcome: false, probe: true);
                 if (reply?.Op == PeerOp.Pong)
                 {
