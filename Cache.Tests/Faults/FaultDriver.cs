@@ -86,6 +86,11 @@ internal static class FaultDriver
                     // Every sample in a fresh order, in batches of words[2] through GetMany.
                     Console.WriteLine(JsonSerializer.Serialize(ReadBatches(node, dataset, size, Permutation(samples, int.Parse(words[1], CultureInfo.InvariantCulture)), int.Parse(words[2], CultureInfo.InvariantCulture)), Json));
                     break;
+                case "clear":
+                    // Every member forgets the dataset (the next pass recomputes it and writes it again).
+                    dataset.Clear();
+                    Console.WriteLine("cleared");
+                    break;
                 case "load-start":
                     load = new Load(node, dataset, size, samples, int.Parse(words[1], CultureInfo.InvariantCulture), int.Parse(words[2], CultureInfo.InvariantCulture));
                     Console.WriteLine("started");
@@ -253,6 +258,8 @@ internal static class FaultDriver
             }
         }
 
+        // The writes this pass caused (its misses) count too: wait until the backend has answered for them.
+        dataset.Flush();
         return Report(node, dataset, before, failedBefore, latencies, latencies, wrong, exceptions, started);
     }
 

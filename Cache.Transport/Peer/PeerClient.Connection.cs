@@ -21,6 +21,8 @@ internal sealed partial class PeerClient
         private readonly TimeProvider _time;
         private long _lastReceived;
         private long _receivedBytes;
+        private long _acknowledged;
+        private long _acknowledgedAt;
 
         /// <summary>Bytes of the stream not yet consumed as whole frames, at the last read (the read loop's own).</summary>
         private long _buffered;
@@ -98,6 +100,40 @@ internal sealed partial class PeerClient
             {
                 _sendLock.Release();
             }
+        }
+
+        /// <summary>
+        /// When the peer's kernel was last seen acknowledging more of our bytes (a <see cref="TimeProvider"/>
+        /// timestamp; 0 when never seen or where TCP_INFO is not available). Looks now, one system call.
+        /// </summary>
+        public long LookAtAcknowledged(TimeProvider time)
+        {
+            // Linux's TCP_INFO (IPPROTO_TCP option 11): struct tcp_info's tcpi_bytes_acked is the u64 at byte 120.
+            const int TcpInfo = 11;
+            const int BytesAckedOffset = 120;
+            if (!OperatingSystem.IsLinux())
+            {
+                return 0;
+            }
+
+            Span<byte> info = stackalloc byte[BytesAckedOffset + sizeof(ulong)];
+            try
+            {
+                if (_socket.GetRawSocketOption((int)SocketOptionLevel.Tcp, TcpInfo, info) >= info.Length)
+                {
+                    var acked = (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(info[BytesAckedOffset..]);
+                    if (acked > Interlocked.Exchange(ref _acknowledged, acked))
+                    {
+                        Volatile.Write(ref _acknowledgedAt, time.GetTimestamp());
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or PlatformNotSupportedException)
+            {
+                // No such option here, or the socket is gone: no progress to report.
+            }
+
+            return Volatile.Read(ref _acknowledgedAt);
         }
 
         public void Dispose()

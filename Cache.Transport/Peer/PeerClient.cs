@@ -37,6 +37,9 @@ internal sealed partial class PeerClient : IAsyncDisposable
     private long _failedRequests;
     private long _probesSent;
 
+    /// <summary>A request at least this large may still be on its way to the peer when the silence runs out (see <see cref="ReplyWait"/>).</summary>
+    private const long LargeRequest = 64 * 1024;
+
     /// <summary>The total deadline of a request grows by one second per this many bytes sent and received (1 MiB/s, a link far slower than any a mesh runs on).</summary>
     private const double LeastBytesPerSecond = 1 << 20;
 
@@ -51,6 +54,11 @@ internal sealed partial class PeerClient : IAsyncDisposable
         if (options.RequestTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(options.RequestTimeout), "RequestTimeout must be positive.");
+        }
+
+        if (options.WriteTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.WriteTimeout), "WriteTimeout must be positive.");
         }
 
         if (options.CommandTimeout <= TimeSpan.Zero)
@@ -137,7 +145,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
                     frame.Bytes(value);
                 }
             }
-        }, entries, cancellationToken: cancellationToken);
+        }, entries, _options.WriteTimeout > _options.RequestTimeout ? _options.WriteTimeout : _options.RequestTimeout, cancellationToken: cancellationToken);
         if (reply?.Op != PeerOp.SetReply)
         {
             return results;
@@ -337,7 +345,8 @@ internal sealed partial class PeerClient : IAsyncDisposable
     /// nothing for the silence allowed (measured from the request or the last byte received, whichever is
     /// later), or once the total deadline passes: the larger of the silence and one second, plus a second per
     /// MiB sent and received meanwhile. A stopped or cut-off peer sends nothing and fails fast; a large reply on
-    /// a slow link keeps bytes coming and completes.
+    /// a slow link keeps bytes coming and completes. A large request (a batch of writes) counts the peer's
+    /// acknowledgements of its bytes as progress too: the peer answers only once it has read it all.
     /// </summary>
     internal readonly struct ReplyWait(PeerClient client, Connection connection, TimeSpan silence, long sent)
     {
@@ -351,6 +360,13 @@ internal sealed partial class PeerClient : IAsyncDisposable
             var time = client._time;
             var now = time.GetTimestamp();
             var quiet = time.GetElapsedTime(Math.Max(_start, connection.LastReceived), now);
+            if (quiet >= silence && sent >= LargeRequest)
+            {
+                // A peer still reading a large request sends nothing back yet, though it is alive: while its
+                // kernel keeps acknowledging our bytes, that is progress, not silence.
+                quiet = time.GetElapsedTime(Math.Max(Math.Max(_start, connection.LastReceived), connection.LookAtAcknowledged(time)), now);
+            }
+
             var elapsed = time.GetElapsedTime(_start, now);
             var total = _floor + TimeSpan.FromSeconds((sent + connection.ReceivedBytes - _receivedAtStart) / LeastBytesPerSecond);
             if (quiet >= silence || elapsed >= total)

@@ -18,6 +18,14 @@ public sealed class PeerClientOptions
     /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// The silence allowed to a batch of writes, as <see cref="RequestTimeout"/> is to reads. Writes come from the
+    /// write-behind, off the training step's path, so they can afford to wait out a peer that is busy (a large
+    /// batch to parse, a collection, a crowded core) rather than lose the batch and count a failure against the
+    /// peer's breaker, which would make the next reads miss. The larger of this and RequestTimeout applies. Default 250 ms.
+    /// </summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>How long a RESP command forwarded to the peer (the owner of its keys) may take. Default 5 s.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
