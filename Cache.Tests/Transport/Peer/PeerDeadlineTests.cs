@@ -57,6 +57,32 @@ public sealed class PeerDeadlineTests : IAsyncDisposable
         Assert.True(_client.Breaker.IsOpen);
     }
 
+    [Fact]
+    public async Task A_batch_of_writes_allows_WriteTimeout_of_silence_rather_than_the_reads_RequestTimeout()
+    {
+        Assert.True(await _client.PingAsync());
+        _relay.Hold();
+        var armed = _clock.ArmedTimers;
+        var write = _client.SetManyAsync([new(StoreKey.Copy("w"u8), [1, 2, 3])]);
+        await UntilAsync(() => _clock.ArmedTimers > armed);
+
+        // Well past the reads' 50 ms, short of the writes' 250 ms: still waiting.
+        _clock.Advance(TimeSpan.FromMilliseconds(200));
+        await Task.Yield();
+        Assert.False(write.IsCompleted);
+
+        _clock.Advance(TimeSpan.FromMilliseconds(60));
+        Assert.Equal([SetResult.Failed], await write.WaitAsync(Hang));
+        Assert.Equal(1, _client.FailedRequests);
+    }
+
+    [Fact]
+    public void A_write_timeout_that_is_not_positive_is_refused_naming_the_option()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new PeerClient(_relay.EndPoint, new PeerClientOptions { WriteTimeout = TimeSpan.Zero }));
+        Assert.Equal(nameof(PeerClientOptions.WriteTimeout), ex.ParamName);
+    }
+
     [Theory]
     [InlineData(5)]
     [InlineData(30)]
