@@ -115,6 +115,28 @@ public sealed class FailoverTests : IAsyncDisposable
         await resp.SendAsync("CLUSTER SLOTS\r\n");
         var slots = (object?[])(await resp.ReadAsync())!;
         Assert.Equal([0L, 5461L, 10922L, 13653L], slots.Select(s => ((object?[])s!)[0]));
+
+        // INFO cluster: one line per member with its state and the slots the current map gives it.
+        await resp.SendAsync("INFO cluster\r\n");
+        var info = ((string)(await resp.ReadAsync())!).Split("\r\n");
+        Assert.Contains("mesh_members:3", info);
+        Assert.Contains("mesh_members_left:1", info);
+        Assert.Contains(info, l => l.StartsWith("mesh_member0:", StringComparison.Ordinal) && l.EndsWith(",state=self,slots=8192", StringComparison.Ordinal));
+        Assert.Contains(info, l => l.StartsWith("mesh_member1:", StringComparison.Ordinal) && l.EndsWith(",state=up,slots=8192", StringComparison.Ordinal));
+        Assert.Contains(info, l => l.StartsWith("mesh_member2:", StringComparison.Ordinal) && l.EndsWith(",state=left,slots=0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Info_cluster_shows_a_member_whose_breaker_is_open_as_unreachable_with_its_slots_still_its_own()
+    {
+        await KillAsync(2);
+        var node = _nodes[0];
+        Assert.False(node.TryGet(KeyOwnedBy(new SlotMap(3), 2), out _));
+        await using var resp = new RespHarness(node: node);
+        await resp.SendAsync("INFO cluster\r\n");
+        var info = ((string)(await resp.ReadAsync())!).Split("\r\n");
+        Assert.Contains("mesh_members_left:0", info);
+        Assert.Contains(info, l => l.StartsWith("mesh_member2:", StringComparison.Ordinal) && l.EndsWith(",state=unreachable,slots=5462", StringComparison.Ordinal));
     }
 
     public async ValueTask DisposeAsync()

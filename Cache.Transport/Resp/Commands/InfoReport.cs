@@ -164,6 +164,19 @@ internal static class InfoReport
                 break;
             case "cluster":
                 text.Append("# Cluster\r\n").Append(c, $"cluster_enabled:{(server.Host.Router is null ? 0 : 1)}\r\n");
+                if (server.Host.Router is { } router)
+                {
+                    // Beyond Redis's one field: the map as this member sees it now, one line per member.
+                    var members = RespSession.Members(router);
+                    text.Append(c, $"mesh_members:{members.Length}\r\nmesh_rank:{router.Rank}\r\nmesh_members_left:{members.Count(m => m.State == RespSession.MemberState.Left)}\r\n");
+                    for (var rank = 0; rank < members.Length; rank++)
+                    {
+                        var m = members[rank];
+                        var state = m.State switch { RespSession.MemberState.Unreachable => "unreachable", RespSession.MemberState.Left => "left", _ => "up" };
+                        text.Append(c, $"mesh_member{rank}:addr={m.Host}:{m.Port},state={(rank == router.Rank ? "self" : state)},slots={m.Ranges.Sum(r => r.End - r.Start + 1)}\r\n");
+                    }
+                }
+
                 break;
             case "keyspace":
                 text.Append("# Keyspace\r\n");

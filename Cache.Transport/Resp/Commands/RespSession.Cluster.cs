@@ -110,17 +110,17 @@ internal sealed partial class RespSession
         }
     }
 
-    private enum MemberState
+    internal enum MemberState
     {
         Up,
         Unreachable,
         Left,
     }
 
-    private sealed record Member(string Id, string Host, int Port, IReadOnlyList<(int Start, int End)> Ranges, MemberState State);
+    internal sealed record Member(string Id, string Host, int Port, IReadOnlyList<(int Start, int End)> Ranges, MemberState State);
 
     /// <summary>The members in rank order, each with an id every node derives alike (a hash of its endpoint), the slots the current map gives it, and its state as this node sees it.</summary>
-    private static Member[] Members(IMeshRouter mesh)
+    internal static Member[] Members(IMeshRouter mesh)
     {
         var members = new Member[mesh.Endpoints.Count];
         for (var rank = 0; rank < members.Length; rank++)
