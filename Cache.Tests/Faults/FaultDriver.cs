@@ -24,12 +24,13 @@ namespace Cache.Tests.Faults;
 /// <param name="Seconds">Wall time of the run.</param>
 /// <param name="OpenBreakers">Ranks whose breaker is open at the end.</param>
 /// <param name="FailedRequests">Peer requests that failed during the run (timeouts included; heartbeats too), over every member.</param>
-internal sealed record DriverReport(long Reads, long Wrong, long Exceptions, long Hits, long Misses, double P50Ms, double P99Ms, double HealthyP99Ms, double MaxMs, double Seconds, int[] OpenBreakers, long FailedRequests)
+/// <param name="Dropped">Samples the write-behind failed to write during the run (the dataset's statistics).</param>
+internal sealed record DriverReport(long Reads, long Wrong, long Exceptions, long Hits, long Misses, double P50Ms, double P99Ms, double HealthyP99Ms, double MaxMs, double Seconds, int[] OpenBreakers, long FailedRequests, long Dropped)
 {
     public double HitRate => Hits + Misses == 0 ? 0 : (double)Hits / (Hits + Misses);
 
     public override string ToString() =>
-        $"reads {Reads}, wrong {Wrong}, exceptions {Exceptions}, hit rate {HitRate:0.0000}, p50 {P50Ms:0.000} ms, p99 {P99Ms:0.000} ms, healthy p99 {HealthyP99Ms:0.000} ms, max {MaxMs:0.0} ms, {Seconds:0.00} s, open breakers [{string.Join(',', OpenBreakers)}], failed requests {FailedRequests}";
+        $"reads {Reads}, wrong {Wrong}, exceptions {Exceptions}, hit rate {HitRate:0.0000}, p50 {P50Ms:0.000} ms, p99 {P99Ms:0.000} ms, healthy p99 {HealthyP99Ms:0.000} ms, max {MaxMs:0.0} ms, {Seconds:0.00} s, open breakers [{string.Join(',', OpenBreakers)}], failed requests {FailedRequests}, writes dropped {Dropped}";
 }
 
 /// <summary>
@@ -90,6 +91,10 @@ internal static class FaultDriver
                     // Every member forgets the dataset (the next pass recomputes it and writes it again).
                     dataset.Clear();
                     Console.WriteLine("cleared");
+                    break;
+                case "total":
+                    // The dataset's keys held over the whole mesh.
+                    Console.WriteLine(node.CountKeys("faults:"u8).ToString(CultureInfo.InvariantCulture));
                     break;
                 case "load-start":
                     load = new Load(node, dataset, size, samples, int.Parse(words[1], CultureInfo.InvariantCulture), int.Parse(words[2], CultureInfo.InvariantCulture));
@@ -280,7 +285,8 @@ internal static class FaultDriver
             latencies.Count == 0 ? 0 : latencies.Max(),
             Stopwatch.GetElapsedTime(started).TotalSeconds,
             OpenBreakers(node),
-            FailedRequests(node) - failedBefore);
+            FailedRequests(node) - failedBefore,
+            after.Dropped - before.Dropped);
     }
 
     private static double Percentile(List<double> values, double q)

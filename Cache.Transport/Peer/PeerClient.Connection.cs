@@ -21,8 +21,11 @@ internal sealed partial class PeerClient
         private readonly TimeProvider _time;
         private long _lastReceived;
         private long _receivedBytes;
-        private long _acknowledged;
-        private long _acknowledgedAt;
+        private long _written;
+        private long _ackBase = long.MinValue;
+        private long _delivered;
+        private long _deliveredAdvancedAt;
+        private long _deliveredLookedAt;
 
         /// <summary>Bytes of the stream not yet consumed as whole frames, at the last read (the read loop's own).</summary>
         private long _buffered;
@@ -59,6 +62,7 @@ internal sealed partial class PeerClient
                 await socket.ConnectAsync(endPoint, cancellationToken);
                 connection = new Connection(socket, received, time);
                 await connection.HandshakeAsync(options, cancellationToken);
+                connection.AlignDelivered();
                 connection.StartReceiving();
                 return connection;
             }
@@ -77,7 +81,8 @@ internal sealed partial class PeerClient
             }
         }
 
-        public async Task SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+        /// <summary>Writes a frame; returns the connection's offset just past it (see <see cref="WrittenBytes"/>).</summary>
+        public async Task<long> SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
         {
             // Take a free lock synchronously: an async waiter is handed the lock on release and needs a pool thread
             // to go on, and while the pool is saturated (synchronous readers waiting on their replies) it would hold
@@ -90,6 +95,7 @@ internal sealed partial class PeerClient
             try
             {
                 await _stream.WriteAsync(frame, cancellationToken);
+                return Interlocked.Add(ref _written, frame.Length);
             }
             catch
             {
@@ -102,38 +108,76 @@ internal sealed partial class PeerClient
             }
         }
 
+        /// <summary>Bytes written to the connection so far, the handshake's included (the offset just past the last frame sent).</summary>
+        public long WrittenBytes => Interlocked.Read(ref _written);
+
         /// <summary>
-        /// When the peer's kernel was last seen acknowledging more of our bytes (a <see cref="TimeProvider"/>
-        /// timestamp; 0 when never seen or where TCP_INFO is not available). Looks now, one system call.
+        /// How many of the bytes written the peer's kernel has acknowledged (Linux's TCP_INFO; -1 where it cannot
+        /// be known), and, through <see cref="DeliveredAdvancedAt"/>, when that number was last seen growing. One
+        /// system call. A request whose bytes have not all been acknowledged yet is still on its way (behind
+        /// others on a saturated link, say): the peer cannot be blamed for not answering it.
         /// </summary>
-        public long LookAtAcknowledged(TimeProvider time)
+        public long LookAtDelivered(TimeProvider time)
+        {
+            var acked = ReadBytesAcked();
+            if (acked < 0 || _ackBase == long.MinValue)
+            {
+                return -1;
+            }
+
+            var delivered = acked - _ackBase;
+            var now = time.GetTimestamp();
+            if (delivered > Interlocked.Exchange(ref _delivered, delivered))
+            {
+                Volatile.Write(ref _deliveredAdvancedAt, now);
+            }
+
+            Volatile.Write(ref _deliveredLookedAt, now);
+            return delivered;
+        }
+
+        /// <summary>The acknowledged bytes at the last look (see <see cref="LookAtDelivered"/>).</summary>
+        public long DeliveredSeen => Interlocked.Read(ref _delivered);
+
+        /// <summary>When <see cref="LookAtDelivered"/> last saw the acknowledged bytes grow (a <see cref="TimeProvider"/> timestamp; 0: never).</summary>
+        public long DeliveredAdvancedAt => Volatile.Read(ref _deliveredAdvancedAt);
+
+        /// <summary>When <see cref="LookAtDelivered"/> last looked (a <see cref="TimeProvider"/> timestamp; 0: never).</summary>
+        public long DeliveredLookedAt => Volatile.Read(ref _deliveredLookedAt);
+
+        /// <summary>tcpi_bytes_acked of the socket, or -1.</summary>
+        private long ReadBytesAcked()
         {
             // Linux's TCP_INFO (IPPROTO_TCP option 11): struct tcp_info's tcpi_bytes_acked is the u64 at byte 120.
             const int TcpInfo = 11;
             const int BytesAckedOffset = 120;
             if (!OperatingSystem.IsLinux())
             {
-                return 0;
+                return -1;
             }
 
             Span<byte> info = stackalloc byte[BytesAckedOffset + sizeof(ulong)];
             try
             {
-                if (_socket.GetRawSocketOption((int)SocketOptionLevel.Tcp, TcpInfo, info) >= info.Length)
-                {
-                    var acked = (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(info[BytesAckedOffset..]);
-                    if (acked > Interlocked.Exchange(ref _acknowledged, acked))
-                    {
-                        Volatile.Write(ref _acknowledgedAt, time.GetTimestamp());
-                    }
-                }
+                return _socket.GetRawSocketOption((int)SocketOptionLevel.Tcp, TcpInfo, info) >= info.Length
+                    ? (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(info[BytesAckedOffset..])
+                    : -1;
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException or PlatformNotSupportedException)
             {
-                // No such option here, or the socket is gone: no progress to report.
+                return -1;
             }
+        }
 
-            return Volatile.Read(ref _acknowledgedAt);
+        /// <summary>
+        /// Called once the handshake is answered: every byte written so far has reached the peer (it answered
+        /// the last of them), so the kernel's count of acknowledged bytes and ours are aligned from here on.
+        /// </summary>
+        private void AlignDelivered()
+        {
+            var acked = ReadBytesAcked();
+            _ackBase = acked < 0 ? long.MinValue : acked - WrittenBytes;
+            _delivered = WrittenBytes;
         }
 
         public void Dispose()

@@ -13,8 +13,10 @@ internal sealed partial class PeerClient
             var nonce = PeerAuth.NewNonce();
             var hello = new PeerFrameBuilder().Start(PeerOp.Hello, 0).Int32(PeerFrame.Version).Bytes(Encoding.UTF8.GetBytes(options.ClusterId)).Bytes(nonce).Int32(options.CompressAbove);
             var preamble = PeerFrame.Preamble.ToArray();
+            var helloBytes = hello.Finish();
             await _stream.WriteAsync(preamble, cancellationToken);
-            await _stream.WriteAsync(hello.Finish(), cancellationToken);
+            await _stream.WriteAsync(helloBytes, cancellationToken);
+            Interlocked.Add(ref _written, preamble.Length + helloBytes.Length);
             var reply = await ReadFrameAsync(cancellationToken) ?? throw new IOException("The peer closed the connection during the handshake.");
             if (reply.Op == PeerOp.Challenge)
             {
@@ -27,8 +29,9 @@ internal sealed partial class PeerClient
                     throw new PeerRefusedException("The peer could not prove the shared secret (or this node has none).");
                 }
 
-                var proof = new PeerFrameBuilder().Start(PeerOp.Proof, 0).Bytes(PeerAuth.Proof(secret, "client", serverNonce, nonce));
-                await _stream.WriteAsync(proof.Finish(), cancellationToken);
+                var proof = new PeerFrameBuilder().Start(PeerOp.Proof, 0).Bytes(PeerAuth.Proof(secret, "client", serverNonce, nonce)).Finish();
+                await _stream.WriteAsync(proof, cancellationToken);
+                Interlocked.Add(ref _written, proof.Length);
                 reply = await ReadFrameAsync(cancellationToken) ?? throw new IOException("The peer closed the connection during the handshake.");
             }
 

@@ -50,8 +50,10 @@ internal sealed partial class PeerClient
             var frame = new PeerFrameBuilder().Start(op, id);
             build(frame, state, connection.CompressAbove);
             var bytes = frame.Finish();
-            connection.Send(bytes.Span, _options.RequestTimeout);
-            return new SyncRequest(connection, id, pending, new ReplyWait(this, connection, _options.RequestTimeout, bytes.Length), count) { Op = op };
+            var end = connection.Send(bytes.Span, _options.RequestTimeout);
+            var wait = new ReplyWait(this, connection, _options.RequestTimeout, bytes.Length, end);
+            wait.LookIfQueued();
+            return new SyncRequest(connection, id, pending, wait, count) { Op = op };
         }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or System.Net.Sockets.SocketException or IOException or ObjectDisposedException or PeerRefusedException or InvalidOperationException)
         {
@@ -96,8 +98,8 @@ internal sealed partial class PeerClient
     {
         private Thread? _receiver;
 
-        /// <summary>Writes a frame on the calling thread (no task): the send lock, then the socket.</summary>
-        public void Send(ReadOnlySpan<byte> frame, TimeSpan timeout)
+        /// <summary>Writes a frame on the calling thread (no task): the send lock, then the socket. Returns the connection's offset just past it.</summary>
+        public long Send(ReadOnlySpan<byte> frame, TimeSpan timeout)
         {
             if (!_sendLock.Wait(timeout))
             {
@@ -107,6 +109,7 @@ internal sealed partial class PeerClient
             try
             {
                 _stream.Write(frame);
+                return Interlocked.Add(ref _written, frame.Length);
             }
             catch
             {

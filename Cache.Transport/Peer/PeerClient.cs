@@ -279,8 +279,9 @@ internal sealed partial class PeerClient : IAsyncDisposable
 
             // A large request on a slow link may take longer to send than the silence allowed: give it its size's worth.
             timer.CancelAfter(silence + TimeSpan.FromSeconds(bytes.Length / LeastBytesPerSecond));
-            await connection.SendAsync(bytes, timeout.Token);
-            var wait = new ReplyWait(this, connection, silence, bytes.Length);
+            var end = await connection.SendAsync(bytes, timeout.Token);
+            var wait = new ReplyWait(this, connection, silence, bytes.Length, end);
+            wait.LookIfQueued();
             Reply reply;
             while (true)
             {
@@ -346,13 +347,28 @@ internal sealed partial class PeerClient : IAsyncDisposable
     /// later), or once the total deadline passes: the larger of the silence and one second, plus a second per
     /// MiB sent and received meanwhile. A stopped or cut-off peer sends nothing and fails fast; a large reply on
     /// a slow link keeps bytes coming and completes. A large request (a batch of writes) counts the peer's
-    /// acknowledgements of its bytes as progress too: the peer answers only once it has read it all.
+    /// acknowledgements of its bytes as progress too: the peer answers only once it has read it all; and so does
+    /// any request whose bytes (up to <c>end</c>, the connection's offset past its frame) are not all acknowledged
+    /// yet: it is still on its way, behind others on a busy link, and the peer cannot answer what it has not got.
     /// </summary>
-    internal readonly struct ReplyWait(PeerClient client, Connection connection, TimeSpan silence, long sent)
+    internal readonly struct ReplyWait(PeerClient client, Connection connection, TimeSpan silence, long sent, long end)
     {
         private readonly long _start = client._time.GetTimestamp();
         private readonly long _receivedAtStart = connection.ReceivedBytes;
         private readonly TimeSpan _floor = silence > TimeSpan.FromSeconds(1) ? silence : TimeSpan.FromSeconds(1);
+
+        /// <summary>
+        /// Right after the send: when a good deal of what was written before is not known to have arrived (a
+        /// large request, or one behind others), looks at the acknowledgements now, so that their progress
+        /// while the request waits can be told from what happened before it. Otherwise free.
+        /// </summary>
+        public void LookIfQueued()
+        {
+            if (end - connection.DeliveredSeen > LargeRequest)
+            {
+                connection.LookAtDelivered(client._time);
+            }
+        }
 
         /// <summary>How long to wait before looking again; throws <see cref="TimeoutException"/> once the reply is late by either rule.</summary>
         public TimeSpan Next()
@@ -360,11 +376,21 @@ internal sealed partial class PeerClient : IAsyncDisposable
             var time = client._time;
             var now = time.GetTimestamp();
             var quiet = time.GetElapsedTime(Math.Max(_start, connection.LastReceived), now);
-            if (quiet >= silence && sent >= LargeRequest)
+            if (quiet >= silence)
             {
-                // A peer still reading a large request sends nothing back yet, though it is alive: while its
-                // kernel keeps acknowledging our bytes, that is progress, not silence.
-                quiet = time.GetElapsedTime(Math.Max(Math.Max(_start, connection.LastReceived), connection.LookAtAcknowledged(time)), now);
+                // Not the peer's silence while our request is still on its way to it (behind other bytes on a
+                // saturated link), nor while it reads a large one, which it answers only once it has it all:
+                // while its kernel keeps acknowledging our bytes, that is progress.
+                // Acknowledgements seen growing count only when they can be this request's own or those of bytes
+                // just ahead of it: the previous look came after the request was sent, or some of its own bytes
+                // have arrived. (An idle connection's last look may be old; what was acknowledged since then
+                // belongs to requests long answered, and a peer cut off right now must still fail in time.)
+                var lookedBefore = connection.DeliveredLookedAt;
+                var delivered = connection.LookAtDelivered(time);
+                if (delivered >= 0 && (delivered < end || sent >= LargeRequest) && (lookedBefore >= _start || delivered > end - sent))
+                {
+                    quiet = time.GetElapsedTime(Math.Max(Math.Max(_start, connection.LastReceived), connection.DeliveredAdvancedAt), now);
+                }
             }
 
             var elapsed = time.GetElapsedTime(_start, now);
