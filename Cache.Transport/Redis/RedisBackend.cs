@@ -436,7 +436,7 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
         return [.. OwnerBatch.Group(owners).Select(g => (_shards[_isCluster ? 0 : g.Owner], g.Indices.ToList()))];
     }
 
-    /// <summary>As <see cref="ForEachServer"/>, awaiting <paramref name="action"/> on each primary in turn.</summary>
+    /// <summary>Awaits <paramref name="action"/> on every connected primary of each shard its breaker lets through, in turn; a Redis failure or timeout is recorded on that shard's breaker.</summary>
     private async Task ForEachServerAsync(Func<IServer, Task> action)
     {
         foreach (var shard in _shards)
@@ -471,34 +471,15 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
 
     private void ForEachServer(Action<IServer> action)
     {
-        foreach (var shard in _shards)
+        // The same loop as the asynchronous one: with a synchronous action it runs to the end on this thread and
+        // returns a completed task, so GetResult only rethrows what the loop did not handle; it never waits.
+        var run = ForEachServerAsync(server =>
         {
-            if (!shard.Breaker.AllowRequest())
-            {
-                continue;
-            }
-
-            try
-            {
-                foreach (var server in shard.Connection.GetServers())
-                {
-                    if (!server.IsReplica && server.IsConnected)
-                    {
-                        action(server);
-                    }
-                }
-
-                shard.Breaker.RecordSuccess();
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
-            {
-                shard.Breaker.RecordFailure();
-                if (_logger.IsEnabled(LogLevel.Debug))
-                {
-                    LogServerFailed(_logger, shard.Name, ex);
-                }
-            }
-        }
+            action(server);
+            return Task.CompletedTask;
+        });
+        System.Diagnostics.Debug.Assert(run.IsCompleted, "a synchronous action completes the loop synchronously");
+        run.GetAwaiter().GetResult();
     }
 
     /// <summary>
