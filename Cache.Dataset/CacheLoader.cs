@@ -109,6 +109,12 @@ public sealed class CacheLoader<T> : IDisposable, IAsyncDisposable
     /// <summary>Removes this dataset's keys from the cache and the buffer; other datasets are untouched.</summary>
     public void Clear() => _cache.Clear();
 
+    /// <summary>As <see cref="NumKeys"/>, asynchronously: the flush and the count over the mesh or the Redis servers wait on no thread.</summary>
+    public ValueTask<long> NumKeysAsync(CancellationToken cancellationToken = default) => _cache.CountKeysAsync(cancellationToken);
+
+    /// <summary>As <see cref="Clear"/>, asynchronously: the flush and the removal over the mesh or the Redis servers wait on no thread. Returns how many keys were removed.</summary>
+    public ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) => _cache.ClearAsync(cancellationToken);
+
     /// <summary>Waits until every value buffered before the call has been answered for by the cache. Blocks the caller; prefer <see cref="FlushAsync"/>.</summary>
     public void Flush() => _cache.Flush();
 

@@ -163,6 +163,12 @@ public sealed class CachedDataset<T> : IDataset<T>, IReadOnlyList<T>, IPrefetchT
     /// <summary>Removes this dataset's samples from the cache and the buffer; other datasets are untouched.</summary>
     public void Clear() => _cache.Clear();
 
+    /// <summary>As <see cref="NumKeys"/>, asynchronously: the flush and the count over the mesh or the Redis servers wait on no thread.</summary>
+    public ValueTask<long> NumKeysAsync(CancellationToken cancellationToken = default) => _cache.CountKeysAsync(cancellationToken);
+
+    /// <summary>As <see cref="Clear"/>, asynchronously: the flush and the removal over the mesh or the Redis servers wait on no thread. Returns how many samples were removed.</summary>
+    public ValueTask<long> ClearAsync(CancellationToken cancellationToken = default) => _cache.ClearAsync(cancellationToken);
+
     /// <summary>Waits until every sample buffered before the call has been answered for by the cache. Blocks the caller; prefer <see cref="FlushAsync"/>.</summary>
     public void Flush() => _cache.Flush();
 

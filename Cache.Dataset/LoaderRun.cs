@@ -22,9 +22,11 @@ internal sealed class LoaderRun<T>
     // Misses for the workers, oldest batch first: its semaphore-based Take needs no thread pool.
     private readonly BlockingCollection<(PendingBatch<T> Batch, int Position)> _misses = new(new ConcurrentQueue<(PendingBatch<T>, int)>());
     private readonly ActivityTracker _activity = new();
+    private readonly Lock _workersGate = new();
     private long _nextToLaunch;
     private long _nextToYield;
     private int _stopped;
+    private bool _workersStarted;
 
     public LoaderRun(CachedDataLoader<T> loader, CachedDataset<T> dataset, IReadOnlyList<long> order, long firstBatch, long batchCount, Action onStopped, CancellationToken cancellationToken)
     {
@@ -35,11 +37,6 @@ internal sealed class LoaderRun<T>
         _nextToLaunch = _nextToYield = firstBatch;
         _onStopped = onStopped;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        for (var w = 0; w < loader.Workers; w++)
-        {
-            Enter();
-            new Thread(Work) { IsBackground = true, Name = $"cache-loader worker {w}" }.Start();
-        }
     }
 
     /// <summary>The next batch, waited for on an event; null at the end of the epoch.</summary>
@@ -139,8 +136,10 @@ internal sealed class LoaderRun<T>
         _loader.AddStaged(count);
         Enter();
 
-        // Off the consumer's thread, so that a read never delays the batch the consumer is working on.
-        _ = Task.Run(() => FetchAsync(pending));
+        // Issued on the consumer's thread: the read is asynchronous, so this costs the requests' sends (no wait
+        // for a reply), whereas a hop to the thread pool first costs a pool thread's wake-up, milliseconds on a
+        // busy machine, before the request even leaves.
+        _ = FetchAsync(pending);
         return pending;
     }
 
@@ -151,7 +150,9 @@ internal sealed class LoaderRun<T>
             List<int> missed;
             try
             {
-                missed = await _dataset.Cache.GetManyAsync(batch.Keys, batch.Samples, new bool[batch.Keys.Length], _stop.Token).ConfigureAwait(false);
+                // Completed inline: what follows only files the batch and wakes the consumer or a worker, so it may run
+                // on the peer connection's reader thread, which saves a pool thread's wake-up per batch.
+                missed = await _dataset.Cache.GetManyAsync(batch.Keys, batch.Samples, new bool[batch.Keys.Length], SampleReads.CompleteInline, _stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
@@ -189,6 +190,7 @@ internal sealed class LoaderRun<T>
 
     private bool TryQueueMiss(PendingBatch<T> batch, int position)
     {
+        StartWorkers();
         try
         {
             return _misses.TryAdd((batch, position));
@@ -233,11 +235,37 @@ internal sealed class LoaderRun<T>
         }
     }
 
+    /// <summary>
+    /// Starts the worker threads with the first miss: an epoch served wholly from the cache starts no thread
+    /// (and its stop waits for none), which on a busy machine saves a thread's start and end per epoch.
+    /// </summary>
+    private void StartWorkers()
+    {
+        lock (_workersGate)
+        {
+            if (_workersStarted || Volatile.Read(ref _stopped) != 0)
+            {
+                return;
+            }
+
+            _workersStarted = true;
+            for (var w = 0; w < _loader.Workers; w++)
+            {
+                Enter();
+                new Thread(Work) { IsBackground = true, Name = $"cache-loader worker {w}" }.Start();
+            }
+        }
+    }
+
     private bool BeginStop()
     {
-        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        lock (_workersGate)
         {
-            return false;
+            // Under the gate: no worker starts once the stop has begun, so the wait below sees every one.
+            if (Interlocked.Exchange(ref _stopped, 1) != 0)
+            {
+                return false;
+            }
         }
 
         _stop.Cancel();

@@ -79,7 +79,7 @@ internal sealed class PrefetchStage<T> : IDisposable
         }
     }
 
-    /// <summary>Hands over a staged sample, once.</summary>
+    /// <summary>Hands over a staged sample, once, and counts it as the dataset's hit (the background read was not counted).</summary>
     public bool TryTake(int index, out T sample)
     {
         if (Volatile.Read(ref _count) > 0 && _slots.TryGetValue(index, out var slot) && slot.Ready
@@ -87,6 +87,7 @@ internal sealed class PrefetchStage<T> : IDisposable
         {
             Interlocked.Decrement(ref _count);
             Interlocked.Increment(ref _taken);
+            _dataset.Cache.CountHit();
             sample = slot.Sample;
             return true;
         }
@@ -155,7 +156,9 @@ internal sealed class PrefetchStage<T> : IDisposable
             var found = new bool[keys.Length];
             try
             {
-                await _dataset.Cache.GetManyAsync(keys, samples, found, _stop.Token).ConfigureAwait(false);
+                // Uncounted: the indexer counts the read when it asks (a staged sample as a hit, a miss as its own
+                // miss), so a hinted sample is counted once, as an unhinted one is.
+                await _dataset.Cache.GetManyAsync(keys, samples, found, SampleReads.Uncounted, _stop.Token).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // A hint that fails is a hint not taken: the indexer reads as usual.
             catch (Exception)

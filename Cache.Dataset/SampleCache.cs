@@ -1,5 +1,6 @@
 using System.Buffers;
 using Cache.Engine;
+using Cache.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Cache.Dataset;
@@ -84,7 +85,7 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
     /// </summary>
     public List<int> GetMany(StoreKey[] keys, T[] samples, bool[] found)
     {
-        var remote = TakeBuffered(keys, samples, found);
+        var remote = TakeBuffered(keys, samples, found, counted: true);
         if (remote.Count == 0)
         {
             return remote;
@@ -94,13 +95,24 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
         var values = new ReadOnlyMemory<byte>[remote.Count];
         var hit = new bool[remote.Count];
         _settings.Backend.GetMany(askKeys, values, hit);
-        return Scatter(remote, values, hit, samples, found);
+        return Scatter(remote, values, hit, samples, found, counted: true);
     }
 
     /// <summary>As <see cref="GetMany(StoreKey[], T[], bool[])"/>, asynchronously.</summary>
-    public async ValueTask<List<int>> GetManyAsync(StoreKey[] keys, T[] samples, bool[] found, CancellationToken cancellationToken)
+    public ValueTask<List<int>> GetManyAsync(StoreKey[] keys, T[] samples, bool[] found, CancellationToken cancellationToken) =>
+        GetManyAsync(keys, samples, found, SampleReads.None, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetMany(StoreKey[], T[], bool[])"/>, asynchronously. With <see cref="SampleReads.CompleteInline"/> the
+    /// samples are decoded, and the caller's continuation runs, on the thread that received the last reply (see
+    /// <see cref="ICacheBackend.GetManyInlineAsync"/>): only for a caller that does little after the await. With
+    /// <see cref="SampleReads.Uncounted"/> neither hits nor misses are counted (a background read ahead of the reader
+    /// who will count it).
+    /// </summary>
+    public async ValueTask<List<int>> GetManyAsync(StoreKey[] keys, T[] samples, bool[] found, SampleReads reads, CancellationToken cancellationToken)
     {
-        var remote = TakeBuffered(keys, samples, found);
+        var counted = (reads & SampleReads.Uncounted) == 0;
+        var remote = TakeBuffered(keys, samples, found, counted);
         if (remote.Count == 0)
         {
             return remote;
@@ -109,8 +121,8 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
         var askKeys = Select(keys, remote);
         var values = new ReadOnlyMemory<byte>[remote.Count];
         var hit = new bool[remote.Count];
-        await BackendAsync.GetManyAsync(_settings.Backend, askKeys, values, hit, cancellationToken).ConfigureAwait(false);
-        return Scatter(remote, values, hit, samples, found);
+        await BackendAsync.GetManyAsync(_settings.Backend, askKeys, values, hit, (reads & SampleReads.CompleteInline) != 0, cancellationToken).ConfigureAwait(false);
+        return Scatter(remote, values, hit, samples, found, counted);
     }
 
     /// <summary>
@@ -180,11 +192,27 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
         return _settings.Backend.RemoveKeys(KeyPrefix);
     }
 
+    public async ValueTask<long> CountKeysAsync(CancellationToken cancellationToken)
+    {
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        return await _settings.Backend.CountKeysAsync(_settings.KeyPrefix, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<long> ClearAsync(CancellationToken cancellationToken)
+    {
+        // As Clear: what is queued goes out first.
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        return await _settings.Backend.RemoveKeysAsync(_settings.KeyPrefix, cancellationToken).ConfigureAwait(false);
+    }
+
     public void Dispose() => _writeBehind.Dispose();
 
     public ValueTask DisposeAsync() => _writeBehind.DisposeAsync();
 
-    private List<int> TakeBuffered(StoreKey[] keys, T[] samples, bool[] found)
+    /// <summary>Counts a hit that a background read (<see cref="SampleReads.Uncounted"/>) found and a reader has now taken.</summary>
+    public void CountHit() => _hits.Increment();
+
+    private List<int> TakeBuffered(StoreKey[] keys, T[] samples, bool[] found, bool counted)
     {
         var remote = new List<int>(keys.Length);
         for (var i = 0; i < keys.Length; i++)
@@ -192,8 +220,11 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
             if (_writeBehind.TryGet(keys[i], out var buffered) && TryDecode(buffered, out samples[i]))
             {
                 found[i] = true;
-                Interlocked.Increment(ref _bufferHits);
-                _hits.Increment();
+                if (counted)
+                {
+                    Interlocked.Increment(ref _bufferHits);
+                    _hits.Increment();
+                }
             }
             else
             {
@@ -215,7 +246,7 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
         return selected;
     }
 
-    private List<int> Scatter(List<int> remote, ReadOnlyMemory<byte>[] values, bool[] hit, T[] samples, bool[] found)
+    private List<int> Scatter(List<int> remote, ReadOnlyMemory<byte>[] values, bool[] hit, T[] samples, bool[] found, bool counted)
     {
         var missed = new List<int>();
         for (var j = 0; j < remote.Count; j++)
@@ -224,11 +255,18 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
             found[i] = hit[j] && TryDecode(values[j], out samples[i]);
             if (found[i])
             {
-                _hits.Increment();
+                if (counted)
+                {
+                    _hits.Increment();
+                }
             }
             else
             {
-                _misses.Increment();
+                if (counted)
+                {
+                    _misses.Increment();
+                }
+
                 missed.Add(i);
             }
         }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Cache.Engine;
 using Cache.Transport;
 using Microsoft.Extensions.Logging;
@@ -7,9 +8,10 @@ namespace Cache.Dataset;
 
 /// <summary>
 /// The write-behind of one dataset: <see cref="Add"/> queues an encoded sample and returns (no I/O on the
-/// caller's thread); one background flusher writes what is queued to the backend in batches. A queued
-/// sample is readable through <c>TryGet</c> until the backend has answered for it. At most
-/// <see cref="Capacity"/> samples are queued; past that a sample is dropped and counted. Thread-safe.
+/// caller's thread); one background flusher, asynchronous end to end, writes what is queued to the backend in
+/// batches (<see cref="ICacheBackend.SetManyAsync"/>, awaited: no thread waits for a reply). A queued sample is
+/// readable through <c>TryGet</c> until the backend has answered for it. At most <see cref="Capacity"/> samples
+/// are queued; past that a sample is dropped and counted. Thread-safe.
 /// </summary>
 internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
 {
@@ -22,14 +24,15 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly int _batchSize;
 
-    // Bounded by _queued rather than by the collection: a Flush barrier always finds room, a sample only
-    // within the cap. Its blocking Take waits on a semaphore, not on a task, so the flusher's thread wakes
-    // without the thread pool (training threads may keep every pool thread busy).
-    private readonly BlockingCollection<Item> _queue = new(new ConcurrentQueue<Item>());
+    // Bounded by _queued rather than by the channel: a Flush barrier always finds room, a sample only within
+    // the cap. No synchronous continuations: a producer's TryWrite never runs the flusher (and its I/O) itself.
+    private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
 
     private readonly ConcurrentDictionary<StoreKey, byte[]> _pending = new();
-    private readonly Thread _flusher;
-    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _flusher;
+
+    // Set when the flusher has written everything and ended: what the synchronous Dispose waits on (an event, not a task).
+    private readonly ManualResetEventSlim _stopped = new();
     private int _queued;
     private long _written;
     private long _rejected;
@@ -44,10 +47,11 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
         _batchSize = Math.Min(batchSize, MaxBatch);
         Capacity = capacity;
         _logger = logger;
-        // A thread of its own: a flusher on the thread pool starves when training saturates the pool,
-        // and the buffered samples then never reach the other ranks.
-        _flusher = new Thread(Run) { IsBackground = true, Name = "cache-flush " + datasetName };
-        _flusher.Start();
+
+        // On the thread pool, so that the constructor never runs the loop. While training saturates the pool, the
+        // loop waits for a thread like any other work; the queued samples stay readable meanwhile, and the bound
+        // drops (and counts) what a slow flusher cannot keep.
+        _flusher = Task.Run(RunAsync);
     }
 
     /// <summary>The most samples queued at once.</summary>
@@ -108,6 +112,13 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     /// <summary>Waits until every sample queued before the call has been answered for by the backend. Blocks the caller; prefer <see cref="FlushAsync"/>.</summary>
     public void Flush()
     {
+        if (Volatile.Read(ref _queued) == 0)
+        {
+            // Nothing queued that the backend has not answered for: no need to wake the flusher (a thread's wake-up,
+            // milliseconds on a busy machine, at the end of every epoch served from the cache).
+            return;
+        }
+
         var barrier = new Barrier(synchronous: true);
         if (TryEnqueue(new Item(null, null, barrier)))
         {
@@ -117,25 +128,38 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Has the flusher write what it holds now, even below the writer buffer size, without waiting for it.</summary>
-    public void RequestFlush() => TryEnqueue(new Item(null, null, new Barrier(synchronous: false)));
+    public void RequestFlush()
+    {
+        if (Volatile.Read(ref _queued) > 0)
+        {
+            TryEnqueue(new Item(null, null, new Barrier(synchronous: false)));
+        }
+    }
 
     /// <summary>Completes when every sample queued before the call has been answered for by the backend.</summary>
     public Task FlushAsync(CancellationToken cancellationToken = default)
     {
+        if (Volatile.Read(ref _queued) == 0)
+        {
+            return Task.CompletedTask;
+        }
+
         var barrier = new Barrier(synchronous: false);
         return TryEnqueue(new Item(null, null, barrier))
             ? barrier.Completion!.Task.WaitAsync(cancellationToken)
             : Task.CompletedTask;
     }
 
-    /// <summary>Writes what is queued and stops the flusher (waiting for its thread to end).</summary>
+    /// <summary>Writes what is queued and stops the flusher, waiting on an event until it has ended. Prefer <see cref="DisposeAsync"/>.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
-            _queue.CompleteAdding();
-            _flusher.Join();
-            _queue.Dispose();
+            _queue.Writer.TryComplete();
+
+            // An event set by the flusher as it ends, not a wait on its task: this thread is woken directly. The event
+            // is not disposed: the flusher may still be inside Set, and without a wait handle it holds nothing to release.
+            _stopped.Wait();
         }
     }
 
@@ -144,77 +168,55 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
-            _queue.CompleteAdding();
-            await _stopped.Task.ConfigureAwait(false);
-            _queue.Dispose();
+            _queue.Writer.TryComplete();
+            await _flusher.ConfigureAwait(false);
         }
     }
 
-    private bool TryEnqueue(Item item)
-    {
-        try
-        {
-            return _queue.TryAdd(item);
-        }
-        catch (InvalidOperationException)
-        {
-            // Completed or disposed (ObjectDisposedException is one): the final drain has written everything.
-            return false;
-        }
-    }
+    // False once completed (disposed): the final drain has written everything before it.
+    private bool TryEnqueue(Item item) => _queue.Writer.TryWrite(item);
 
-    private void Run()
+    private async Task RunAsync()
     {
         try
         {
-            Drain();
+            var reader = _queue.Reader;
+            var batch = new List<KeyValuePair<StoreKey, byte[]>>(_batchSize);
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var item))
+                {
+                    if (item.Barrier is { } barrier)
+                    {
+                        // Everything queued before the barrier is in the batch.
+                        await WriteAsync(batch).ConfigureAwait(false);
+                        barrier.Release();
+                        continue;
+                    }
+
+                    batch.Add(new(item.Key!, item.Value!));
+                    if (batch.Count >= MaxBatch)
+                    {
+                        await WriteAsync(batch).ConfigureAwait(false);
+                    }
+                }
+
+                // Fewer than WriterBufferSize samples wait for more (or for a flush), as Bagua's writer buffer.
+                if (batch.Count >= _batchSize)
+                {
+                    await WriteAsync(batch).ConfigureAwait(false);
+                }
+            }
+
+            await WriteAsync(batch).ConfigureAwait(false);
         }
         finally
         {
-            _stopped.TrySetResult();
+            _stopped.Set();
         }
     }
 
-    private void Drain()
-    {
-        var batch = new List<KeyValuePair<StoreKey, byte[]>>(_batchSize);
-        while (!_queue.IsCompleted)
-        {
-            if (!_queue.TryTake(out var first, Timeout.Infinite))
-            {
-                break;
-            }
-
-            var item = first;
-            do
-            {
-                if (item.Barrier is { } barrier)
-                {
-                    // Everything queued before the barrier is in the batch.
-                    Write(batch);
-                    barrier.Release();
-                    continue;
-                }
-
-                batch.Add(new(item.Key!, item.Value!));
-                if (batch.Count >= MaxBatch)
-                {
-                    Write(batch);
-                }
-            }
-            while (_queue.TryTake(out item));
-
-            // Fewer than WriterBufferSize samples wait for more (or for a flush), as Bagua's writer buffer.
-            if (batch.Count >= _batchSize)
-            {
-                Write(batch);
-            }
-        }
-
-        Write(batch);
-    }
-
-    private void Write(List<KeyValuePair<StoreKey, byte[]>> batch)
+    private async ValueTask WriteAsync(List<KeyValuePair<StoreKey, byte[]>> batch)
     {
         if (batch.Count == 0)
         {
@@ -222,10 +224,11 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
         }
 
         var entries = batch.ToArray();
+        batch.Clear();
         var results = new SetResult[entries.Length];
         try
         {
-            _backend.SetMany(entries, results);
+            await _backend.SetManyAsync(entries, results).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The flusher must outlive any backend fault: such a write counts as failed.
         catch (Exception ex)
@@ -236,7 +239,6 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
         }
 
         Account(entries, results);
-        batch.Clear();
     }
 
     private void Account(KeyValuePair<StoreKey, byte[]>[] entries, SetResult[] results)

@@ -1,6 +1,7 @@
 using Cache.Engine;
 using Cache.Transport.Common;
 using Cache.Transport.Mesh;
+using Cache.Transport.Peer;
 
 namespace Cache.Transport;
 
@@ -8,7 +9,14 @@ namespace Cache.Transport;
 public sealed partial class CacheNode : IAsyncDisposable
 {
     /// <inheritdoc />
-    public async ValueTask GetManyAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default)
+    public ValueTask GetManyAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default) =>
+        GetManyAsync(keys, values, found, completeInline: false, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask GetManyInlineAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default) =>
+        GetManyAsync(keys, values, found, completeInline: true, cancellationToken);
+
+    private async ValueTask GetManyAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, bool completeInline, CancellationToken cancellationToken)
     {
         var mesh = Mesh;
         found.Span.Clear();
@@ -20,7 +28,7 @@ public sealed partial class CacheNode : IAsyncDisposable
             {
                 if (group.Owner != mesh.Rank)
                 {
-                    remote.Add((group.Indices, mesh.Clients[group.Owner]!.GetManyAsync(OwnerBatch.Select(keys.Span, group), cancellationToken)));
+                    remote.Add((group.Indices, mesh.Clients[group.Owner]!.GetManyAsync(OwnerBatch.Select(keys.Span, group), completeInline, cancellationToken)));
                 }
             }
         }
@@ -67,6 +75,27 @@ public sealed partial class CacheNode : IAsyncDisposable
                 results.Span[indices[j]] = answer[j];
             }
         }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> CountKeysAsync(ReadOnlyMemory<byte> prefix, CancellationToken cancellationToken = default) =>
+        Store.CountKeys(prefix.Span) + await SumOverPeersAsync(prefix, static (client, bytes, token) => client.CountKeysAsync(bytes, token), cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async ValueTask<long> RemoveKeysAsync(ReadOnlyMemory<byte> prefix, CancellationToken cancellationToken = default) =>
+        Store.RemoveKeys(prefix.Span) + await SumOverPeersAsync(prefix, static (client, bytes, token) => client.RemoveKeysAsync(bytes, token), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>As the synchronous sum over the other members, awaited.</summary>
+    private async ValueTask<long> SumOverPeersAsync(ReadOnlyMemory<byte> prefix, Func<PeerClient, byte[], CancellationToken, Task<long?>> ask, CancellationToken cancellationToken)
+    {
+        if (Mesh is not { } mesh)
+        {
+            return 0;
+        }
+
+        var bytes = prefix.ToArray();
+        var answers = await Task.WhenAll(mesh.Clients.Where(c => c is not null).Select(c => ask(c!, bytes, cancellationToken))).ConfigureAwait(false);
+        return answers.Sum(a => a ?? 0);
     }
 
     /// <summary>As <see cref="Dispose"/>, awaiting the peer connections' shutdown instead of blocking on it.</summary>

@@ -258,7 +258,9 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
             keys[i] = entries[i].Key;
         }
 
-        var remote = new List<(int[] Indices, Task<SetResult[]> Task)>();
+        // One request per owner, all in flight together; each waited for as the synchronous read is: woken by the
+        // connection's reader thread, no task and no pool thread involved.
+        var remote = new List<(int[] Indices, PeerClient Client, PeerClient.SyncRequest Request)>();
         foreach (var group in OwnerBatch.Group(keys, mesh.Slots))
         {
             if (group.Owner == mesh.Rank)
@@ -270,13 +272,14 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
             }
             else
             {
-                remote.Add((group.Indices, mesh.Clients[group.Owner]!.SetManyAsync(OwnerBatch.Select(entries, group))));
+                var client = mesh.Clients[group.Owner]!;
+                remote.Add((group.Indices, client, client.BeginSetMany(OwnerBatch.Select(entries, group))));
             }
         }
 
-        foreach (var (indices, task) in remote)
+        foreach (var (indices, client, request) in remote)
         {
-            var answer = task.GetAwaiter().GetResult();
+            var answer = client.EndSetMany(request);
             for (var j = 0; j < indices.Length; j++)
             {
                 results[indices[j]] = answer[j];
@@ -285,15 +288,17 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
     }
 
     /// <inheritdoc />
-    public long CountKeys(ReadOnlySpan<byte> prefix) =>
-        Store.CountKeys(prefix) + SumOverPeers(prefix, static (client, bytes) => client.CountKeysAsync(bytes));
+    public long CountKeys(ReadOnlySpan<byte> prefix) => Store.CountKeys(prefix) + SumOverPeers(PeerOp.Count, prefix);
 
     /// <inheritdoc />
-    public long RemoveKeys(ReadOnlySpan<byte> prefix) =>
-        Store.RemoveKeys(prefix) + SumOverPeers(prefix, static (client, bytes) => client.RemoveKeysAsync(bytes));
+    public long RemoveKeys(ReadOnlySpan<byte> prefix) => Store.RemoveKeys(prefix) + SumOverPeers(PeerOp.Clear, prefix);
 
-    /// <summary>Asks every other member of the mesh at once and adds up their answers (a member that fails counts 0); 0 outside a mesh.</summary>
-    private long SumOverPeers(ReadOnlySpan<byte> prefix, Func<PeerClient, byte[], Task<long?>> ask)
+    /// <summary>
+    /// Asks every other member of the mesh at once and adds up their answers (a member that fails counts 0); 0 outside
+    /// a mesh. Synchronous as the synchronous read is: each reply wakes this thread from the connection's reader
+    /// thread, so no task is waited on and no pool thread is needed.
+    /// </summary>
+    private long SumOverPeers(PeerOp op, ReadOnlySpan<byte> prefix)
     {
         if (Mesh is not { } mesh)
         {
@@ -301,8 +306,8 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
         }
 
         var bytes = prefix.ToArray();
-        var answers = mesh.Clients.Where(c => c is not null).Select(c => ask(c!, bytes)).ToArray();
-        return answers.Sum(t => t.GetAwaiter().GetResult() ?? 0);
+        var requests = mesh.Clients.Where(c => c is not null).Select(c => (Client: c!, Request: c!.BeginNumber(op, bytes))).ToArray();
+        return requests.Sum(r => r.Client.EndNumber(r.Request) ?? 0);
     }
 
     /// <summary>Releases the store. Dispose the datasets and loaders that use the node first.</summary>

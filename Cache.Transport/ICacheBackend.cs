@@ -33,6 +33,17 @@ public interface ICacheBackend
     /// </summary>
     ValueTask GetManyAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// As <see cref="GetManyAsync"/>, for a caller whose continuation after the await is short and never blocks (a
+    /// loader's read-ahead, which only files the values and signals its consumer): the task may complete on the thread
+    /// that received the last reply (a peer connection's reader), and the awaiting continuation then runs on that
+    /// thread, with no hop through the thread pool, whose wake-up costs milliseconds on a busy machine. While such a
+    /// continuation runs, no other reply on that connection is read: hand longer work to another thread. The default
+    /// is <see cref="GetManyAsync"/>.
+    /// </summary>
+    ValueTask GetManyInlineAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default) =>
+        GetManyAsync(keys, values, found, cancellationToken);
+
     /// <summary>As <see cref="SetMany"/>, asynchronously; the backend owns the keys and values from the call on. Cancelling abandons the wait for the answers (the entries then count as failed).</summary>
     ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default);
 
@@ -41,4 +52,18 @@ public interface ICacheBackend
 
     /// <summary>Removes the keys that start with <paramref name="prefix"/>; returns how many.</summary>
     long RemoveKeys(ReadOnlySpan<byte> prefix);
+
+    /// <summary>As <see cref="CountKeys"/>, asynchronously: no thread waits for a remote answer. The default runs <see cref="CountKeys"/> on the caller's thread.</summary>
+    ValueTask<long> CountKeysAsync(ReadOnlyMemory<byte> prefix, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(CountKeys(prefix.Span));
+    }
+
+    /// <summary>As <see cref="RemoveKeys"/>, asynchronously: no thread waits for a remote answer. The default runs <see cref="RemoveKeys"/> on the caller's thread.</summary>
+    ValueTask<long> RemoveKeysAsync(ReadOnlyMemory<byte> prefix, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(RemoveKeys(prefix.Span));
+    }
 }

@@ -31,6 +31,29 @@ public class AsyncPathTests
     }
 
     [Fact]
+    public async Task NumKeysAsync_and_ClearAsync_count_and_remove_over_every_member_as_the_synchronous_ones_do()
+    {
+        await using var mesh = TestMesh.Start(3);
+        await using var dataset = new CachedDataset<byte[]>(new IndexSource(90), new CacheOptions { DatasetName = "countasync", Node = mesh.Nodes[0], Compression = SampleCompression.None });
+        await using var other = new CachedDataset<byte[]>(new IndexSource(10), new CacheOptions { DatasetName = "untouched", Node = mesh.Nodes[0], Compression = SampleCompression.None });
+        _ = await dataset.GetManyAsync(Enumerable.Range(0, 90).ToArray());
+        _ = await other.GetManyAsync(Enumerable.Range(0, 10).ToArray());
+
+        // The samples are spread over the members; the count waits for what is buffered first.
+        Assert.Equal(90, await dataset.NumKeysAsync());
+        Assert.Equal(90, dataset.NumKeys());
+        Assert.All(mesh.Nodes, n => Assert.True(n.Store.CountKeys("countasync:"u8) > 0));
+
+        Assert.Equal(90, await dataset.ClearAsync());
+        Assert.Equal(0, await dataset.NumKeysAsync());
+        Assert.All(mesh.Nodes, n => Assert.Equal(0, n.Store.CountKeys("countasync:"u8)));
+        Assert.Equal(10, await other.NumKeysAsync());
+        Assert.Equal(10, await mesh.Nodes[1].CountKeysAsync("untouched:"u8.ToArray()));
+        Assert.Equal(10, await mesh.Nodes[2].RemoveKeysAsync("untouched:"u8.ToArray()));
+        Assert.Equal(0, other.NumKeys());
+    }
+
+    [Fact]
     public async Task CacheLoader_GetAsync_and_GetManyAsync_load_only_misses()
     {
         using var node = new CacheNode(new CacheNodeOptions { Capacity = 1 << 20 });

@@ -353,6 +353,38 @@ public class CachedDataLoaderTests
     }
 
     [Fact]
+    public void A_hinted_sample_is_counted_once_as_the_indexer_reads_it()
+    {
+        using var backend = new RecordingBackend();
+        var source = new IndexSource(40);
+        using var dataset = new CachedDataset<byte[]>(source, new CacheOptions { DatasetName = "counted", BackendOverride = backend, WriterBufferSize = 1 });
+        var all = Enumerable.Range(0, 40).Select(i => (long)i).ToArray();
+
+        // Epoch 1: every hinted sample misses in the background read and again in the indexer; one miss each.
+        dataset.Prefetch(all);
+        dataset.PrefetchStage.WaitIdle();
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.Equal(IndexSource.Expected(i), dataset[i]);
+        }
+
+        dataset.Flush();
+        Assert.Equal((0L, 40L), (dataset.Statistics.Hits, dataset.Statistics.Misses));
+
+        // Epoch 2: staged hits, one each; a staged sample never asked for is not counted at all.
+        dataset.Prefetch(all);
+        dataset.PrefetchStage.WaitIdle();
+        Assert.Equal(40, dataset.PrefetchStage.Count);
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.Equal(IndexSource.Expected(i), dataset[i]);
+        }
+
+        Assert.Equal((30L, 40L), (dataset.Statistics.Hits, dataset.Statistics.Misses));
+        Assert.Equal(40, source.Produced);
+    }
+
+    [Fact]
     public void The_prefetch_staging_area_is_bounded()
     {
         using var node = Node();

@@ -16,6 +16,8 @@ internal sealed class RecordingBackend : ICacheBackend, IDisposable
     private readonly SemaphoreSlim _writesAnswered = new(0);
     private int _getManyCalls;
     private int _tryGetCalls;
+    private int _syncWrites;
+    private int _asyncWrites;
 
     public string Description => "recording backend";
 
@@ -66,11 +68,24 @@ internal sealed class RecordingBackend : ICacheBackend, IDisposable
 
     public ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default)
     {
-        SetMany(entries.Span, results.Span);
+        Interlocked.Increment(ref _asyncWrites);
+        Write(entries.Span, results.Span);
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Calls of the synchronous <see cref="SetMany"/> (the write-behind uses only <see cref="SetManyAsync"/>).</summary>
+    public int SyncWrites => Volatile.Read(ref _syncWrites);
+
+    /// <summary>Calls of <see cref="SetManyAsync"/>.</summary>
+    public int AsyncWrites => Volatile.Read(ref _asyncWrites);
+
     public void SetMany(ReadOnlySpan<KeyValuePair<StoreKey, byte[]>> entries, Span<SetResult> results)
+    {
+        Interlocked.Increment(ref _syncWrites);
+        Write(entries, results);
+    }
+
+    private void Write(ReadOnlySpan<KeyValuePair<StoreKey, byte[]>> entries, Span<SetResult> results)
     {
         WriterThreads.Add(Environment.CurrentManagedThreadId);
         _writesEntered.Release();

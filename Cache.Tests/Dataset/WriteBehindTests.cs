@@ -21,6 +21,10 @@ public class WriteBehindTests
         Assert.NotEmpty(backend.WriterThreads);
         Assert.DoesNotContain(Environment.CurrentManagedThreadId, backend.WriterThreads);
         Assert.Equal(100, backend.Store.CountKeys("thread:"u8));
+
+        // The flusher is asynchronous end to end: every write went through SetManyAsync, none through SetMany.
+        Assert.True(backend.AsyncWrites > 0);
+        Assert.Equal(0, backend.SyncWrites);
     }
 
     [Fact]

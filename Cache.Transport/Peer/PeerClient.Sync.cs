@@ -11,7 +11,7 @@ namespace Cache.Transport.Peer;
 /// </summary>
 internal sealed partial class PeerClient
 {
-    /// <summary>Reads many keys synchronously; as <see cref="GetManyAsync"/> otherwise.</summary>
+    /// <summary>Reads many keys synchronously; as <see cref="GetManyAsync(IReadOnlyList{StoreKey}, CancellationToken)"/> otherwise.</summary>
     public ReadOnlyMemory<byte>?[]? GetMany(IReadOnlyList<StoreKey> keys) => EndGetMany(BeginGetMany(keys));
 
     /// <summary>Sends a read and returns at once, so that reads to several peers are in flight together; <see cref="EndGetMany"/> waits for it.</summary>
@@ -23,7 +23,23 @@ internal sealed partial class PeerClient
 
     /// <summary>Waits for a read begun by <see cref="BeginGetMany"/>: element i is key i's value or null; null as a whole when the peer failed.</summary>
     public ReadOnlyMemory<byte>?[]? EndGetMany(SyncRequest request) =>
-        End(request) is { Op: PeerOp.GetReply } reply ? PeerGetCodec.ReadReply(reply.Payload, request.Count, reply.CompressAbove > 0) : null;
+        End(request) is { Op: PeerOp.GetReply } reply ? PeerGetCodec.Values(reply.Values, request.Count, reply.CompressAbove > 0) : null;
+
+    /// <summary>Sends a batched write and returns at once, so that writes to several peers are in flight together; <see cref="EndSetMany"/> waits for it.</summary>
+    public SyncRequest BeginSetMany(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        return Begin(PeerOp.Set, WriteSetRequest, entries, entries.Count);
+    }
+
+    /// <summary>Waits for a write begun by <see cref="BeginSetMany"/>: element i is entry i's outcome (<see cref="SetResult.Failed"/> for all when the peer failed).</summary>
+    public SetResult[] EndSetMany(SyncRequest request) => ReadSetReply(End(request), request.Count);
+
+    /// <summary>Sends a count (<see cref="PeerOp.Count"/>) or removal (<see cref="PeerOp.Clear"/>) of the keys under a prefix; <see cref="EndNumber"/> waits for it.</summary>
+    public SyncRequest BeginNumber(PeerOp op, byte[] prefix) => Begin(op, static (frame, p, _) => frame.Bytes(p), prefix, 1);
+
+    /// <summary>Waits for a request begun by <see cref="BeginNumber"/>: the peer's number, or null when it failed.</summary>
+    public long? EndNumber(SyncRequest request) => ReadNumber(End(request));
 
     private SyncRequest Begin<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, int count)
     {
@@ -51,7 +67,7 @@ internal sealed partial class PeerClient
             build(frame, state, connection.CompressAbove);
             var bytes = frame.Finish();
             var end = connection.Send(bytes.Span, _options.RequestTimeout);
-            var wait = new ReplyWait(this, connection, _options.RequestTimeout, bytes.Length, end);
+            var wait = new ReplyWait(this, connection, op == PeerOp.Set ? WriteSilence : _options.RequestTimeout, bytes.Length, end);
             wait.LookIfQueued();
             return new SyncRequest(connection, id, pending, wait, count) { Op = op };
         }
@@ -96,8 +112,6 @@ internal sealed partial class PeerClient
 
     internal sealed partial class Connection
     {
-        private Thread? _receiver;
-
         /// <summary>Writes a frame on the calling thread (no task): the send lock, then the socket. Returns the connection's offset just past it.</summary>
         public long Send(ReadOnlySpan<byte> frame, TimeSpan timeout)
         {
@@ -119,90 +133,6 @@ internal sealed partial class PeerClient
             finally
             {
                 _sendLock.Release();
-            }
-        }
-
-        /// <summary>Starts the reader: a thread of its own that reads replies synchronously and completes their waiters.</summary>
-        private void StartReceiving()
-        {
-            _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = "peer-client reader" };
-            _receiver.Start();
-        }
-
-        private void ReceiveLoop()
-        {
-            try
-            {
-                var buffer = new byte[256 * 1024];
-                var filled = 0;
-
-                // Bytes the handshake's pipe reader already took off the socket come first.
-                if (_reader.TryRead(out var early))
-                {
-                    if (early.Buffer.Length > buffer.Length)
-                    {
-                        buffer = new byte[early.Buffer.Length];
-                    }
-
-                    System.Buffers.BuffersExtensions.CopyTo(early.Buffer, buffer);
-                    filled = (int)early.Buffer.Length;
-                    _reader.AdvanceTo(early.Buffer.End);
-                }
-
-                while (true)
-                {
-                    var start = 0;
-                    var needed = PeerFrame.HeaderLength;
-                    while (filled - start >= PeerFrame.HeaderLength)
-                    {
-                        PeerFrame.TryReadHeader(buffer.AsSpan(start, PeerFrame.HeaderLength), out var length, out var op, out var id);
-                        if (length < 0 || length > (1 << 30))
-                        {
-                            throw new IOException($"The peer sent a frame of {length} bytes.");
-                        }
-
-                        var total = PeerFrame.HeaderLength + length;
-                        if (filled - start < total)
-                        {
-                            needed = total;
-                            break;
-                        }
-
-                        var payload = buffer.AsSpan(start + PeerFrame.HeaderLength, length).ToArray();
-                        Interlocked.Add(ref _received.Value, total);
-                        start += total;
-                        if (Pending.TryRemove(id, out var waiting))
-                        {
-                            waiting.TrySetResult(new Reply(op, payload) { Id = id, CompressAbove = CompressAbove });
-                        }
-                    }
-
-                    // Keep the unparsed tail at the front; grow for a frame larger than the buffer.
-                    var tail = filled - start;
-                    var target = needed > buffer.Length ? new byte[needed] : buffer;
-                    Buffer.BlockCopy(buffer, start, target, 0, tail);
-                    buffer = target;
-                    filled = tail;
-                    var read = _stream.Read(buffer, filled, buffer.Length - filled);
-                    if (read == 0)
-                    {
-                        return;
-                    }
-
-                    // What the silence deadline looks at: bytes keep coming, even before a whole frame has.
-                    Interlocked.Add(ref _receivedBytes, read);
-                    Volatile.Write(ref _lastReceived, _time.GetTimestamp());
-
-                    filled += read;
-                }
-            }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
-            {
-                // The connection is gone: every waiter fails over to a miss below.
-            }
-            finally
-            {
-                Break();
             }
         }
     }

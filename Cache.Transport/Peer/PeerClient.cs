@@ -46,6 +46,9 @@ internal sealed partial class PeerClient : IAsyncDisposable
     /// <summary>The first probe after the breaker opens comes this soon (or at <see cref="PeerClientOptions.ProbeInterval"/>, if shorter); each failed probe doubles the wait, up to that interval.</summary>
     private static readonly TimeSpan FirstProbe = TimeSpan.FromMilliseconds(25);
 
+    /// <summary>The silence a batch of writes allows: <see cref="PeerClientOptions.WriteTimeout"/>, or the reads' timeout if longer.</summary>
+    private TimeSpan WriteSilence => _options.WriteTimeout > _options.RequestTimeout ? _options.WriteTimeout : _options.RequestTimeout;
+
     /// <summary>Creates a client; it connects on first use.</summary>
     public PeerClient(EndPoint endPoint, PeerClientOptions options)
     {
@@ -117,42 +120,60 @@ internal sealed partial class PeerClient : IAsyncDisposable
     /// Reads many keys: element i is key i's value, or null when missing. Null as a whole when the peer
     /// failed (every key a miss). The values are slices of one new array that belongs to the caller.
     /// </summary>
-    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys, CancellationToken cancellationToken = default)
+    public Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys, CancellationToken cancellationToken = default) =>
+        GetManyAsync(keys, completeInline: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetManyAsync(IReadOnlyList{StoreKey}, CancellationToken)"/>; with <paramref name="completeInline"/> the
+    /// task completes on the connection's reader thread and the awaiting continuation runs there, with no hop through the
+    /// thread pool (a pool thread's wake-up costs milliseconds on a busy machine). Only for a continuation that is short
+    /// and never blocks: while it runs, no other reply on this connection is read.
+    /// </summary>
+    public async Task<ReadOnlyMemory<byte>?[]?> GetManyAsync(IReadOnlyList<StoreKey> keys, bool completeInline, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) => PeerGetCodec.WriteRequest(frame, k), keys, cancellationToken: cancellationToken);
-        return reply?.Op == PeerOp.GetReply ? PeerGetCodec.ReadReply(reply.Payload, keys.Count, reply.CompressAbove > 0) : null;
+        var reply = await RequestAsync(PeerOp.Get, static (frame, k, _) => PeerGetCodec.WriteRequest(frame, k), keys, completeInline: completeInline, cancellationToken: cancellationToken);
+        return reply?.Op == PeerOp.GetReply ? PeerGetCodec.Values(reply.Values, keys.Count, reply.CompressAbove > 0) : null;
     }
 
     /// <summary>Writes many entries; element i is entry i's outcome (<see cref="SetResult.Failed"/> for all when the peer failed).</summary>
     public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        var results = new SetResult[entries.Count];
-        Array.Fill(results, SetResult.Failed);
-        var reply = await RequestAsync(PeerOp.Set, static (frame, e, compressAbove) =>
+        var reply = await RequestAsync(PeerOp.Set, WriteSetRequest, entries, WriteSilence, cancellationToken: cancellationToken);
+        return ReadSetReply(reply, entries.Count);
+    }
+
+    /// <summary>The payload of a batched <see cref="PeerOp.Set"/>: the count, then each key and value (through the wire codec when compression was agreed).</summary>
+    private static void WriteSetRequest(PeerFrameBuilder frame, IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, int compressAbove)
+    {
+        frame.Int32(entries.Count);
+        foreach (var (key, value) in entries)
         {
-            frame.Int32(e.Count);
-            foreach (var (key, value) in e)
+            frame.Bytes(key.Span);
+            if (compressAbove > 0)
             {
-                frame.Bytes(key.Span);
-                if (compressAbove > 0)
-                {
-                    WireCodec.Write(frame, value, compressAbove);
-                }
-                else
-                {
-                    frame.Bytes(value);
-                }
+                WireCodec.Write(frame, value, compressAbove);
             }
-        }, entries, _options.WriteTimeout > _options.RequestTimeout ? _options.WriteTimeout : _options.RequestTimeout, cancellationToken: cancellationToken);
+            else
+            {
+                frame.Bytes(value);
+            }
+        }
+    }
+
+    /// <summary>The outcomes in a <see cref="PeerOp.SetReply"/> to <paramref name="count"/> entries; all <see cref="SetResult.Failed"/> when there is none or it does not fit.</summary>
+    private static SetResult[] ReadSetReply(Reply? reply, int count)
+    {
+        var results = new SetResult[count];
+        Array.Fill(results, SetResult.Failed);
         if (reply?.Op != PeerOp.SetReply)
         {
             return results;
         }
 
         var payload = new PeerPayloadReader(reply.Payload);
-        if (!payload.TryReadInt32(out var count) || count != entries.Count)
+        if (!payload.TryReadInt32(out var answered) || answered != count)
         {
             return results;
         }
@@ -210,10 +231,10 @@ internal sealed partial class PeerClient : IAsyncDisposable
     }
 
     /// <summary>Counts the peer's keys with a prefix; null when the peer failed.</summary>
-    public Task<long?> CountKeysAsync(byte[] prefix) => NumberAsync(PeerOp.Count, prefix);
+    public Task<long?> CountKeysAsync(byte[] prefix, CancellationToken cancellationToken = default) => NumberAsync(PeerOp.Count, prefix, cancellationToken);
 
     /// <summary>Removes the peer's keys with a prefix; the number removed, or null when the peer failed.</summary>
-    public Task<long?> RemoveKeysAsync(byte[] prefix) => NumberAsync(PeerOp.Clear, prefix);
+    public Task<long?> RemoveKeysAsync(byte[] prefix, CancellationToken cancellationToken = default) => NumberAsync(PeerOp.Clear, prefix, cancellationToken);
 
     /// <summary>
     /// Runs a RESP command on the peer, which must own its keys. <paramref name="command"/> is the payload encoded
@@ -243,9 +264,12 @@ internal sealed partial class PeerClient : IAsyncDisposable
         }
     }
 
-    private async Task<long?> NumberAsync(PeerOp op, byte[] prefix)
+    private async Task<long?> NumberAsync(PeerOp op, byte[] prefix, CancellationToken cancellationToken) =>
+        ReadNumber(await RequestAsync(op, static (frame, p, _) => frame.Bytes(p), prefix, cancellationToken: cancellationToken));
+
+    /// <summary>The number in a <see cref="PeerOp.Number"/> reply; null when there is none.</summary>
+    private static long? ReadNumber(Reply? reply)
     {
-        var reply = await RequestAsync(op, static (frame, p, _) => frame.Bytes(p), prefix);
         if (reply?.Op != PeerOp.Number)
         {
             return null;
@@ -255,7 +279,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
         return payload.TryReadInt64(out var number) ? number : null;
     }
 
-    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true, bool probe = false, CancellationToken cancellationToken = default)
+    private async Task<Reply?> RequestAsync<TState>(PeerOp op, Action<PeerFrameBuilder, TState, int> build, TState state, TimeSpan? timeoutOverride = null, bool recordOutcome = true, bool probe = false, bool completeInline = false, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _disposed) != 0 || (!probe && (recordOutcome ? !Breaker.AllowRequest() : Breaker.IsOpen)))
         {
@@ -271,7 +295,8 @@ internal sealed partial class PeerClient : IAsyncDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, cancellationToken);
             connection = await GetConnectionAsync(timeout.Token);
             id = (uint)Interlocked.Increment(ref _nextId);
-            var pending = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Inline: the reader thread that sets the reply runs this method's continuation (and its caller's) itself.
+            var pending = new TaskCompletionSource<Reply>(completeInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
             connection.Pending[id] = pending;
             var frame = new PeerFrameBuilder().Start(op, id);
             build(frame, state, connection.CompressAbove);
@@ -489,6 +514,9 @@ internal sealed partial class PeerClient : IAsyncDisposable
 
         /// <summary>The value-size threshold for compression agreed on the connection that carried the reply (0: none).</summary>
         public int CompressAbove { get; init; }
+
+        /// <summary>A <see cref="PeerOp.GetReply"/>'s values, one array each, as the reader took them off the socket (its <see cref="Payload"/> is then empty); null when malformed.</summary>
+        public ReadOnlyMemory<byte>?[]? Values { get; init; }
     }
 
     [LoggerMessage(EventId = 3302, Level = LogLevel.Information, Message = "Peer {EndPoint} answers again; its breaker is closed")]

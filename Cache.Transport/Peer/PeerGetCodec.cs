@@ -22,6 +22,35 @@ internal static class PeerGetCodec
     }
 
     /// <summary>
+    /// The values of a reply as the connection's reader took them off the socket (<paramref name="received"/>: one
+    /// array per value, null for a missing key; null as a whole when the frame was malformed): the same array when it
+    /// answers <paramref name="expectedCount"/> keys, with <paramref name="compressed"/> each value decoded in place
+    /// (a raw one becomes a slice past its format byte, a compressed one a new array). Null when it does not fit.
+    /// </summary>
+    public static ReadOnlyMemory<byte>?[]? Values(ReadOnlyMemory<byte>?[]? received, int expectedCount, bool compressed)
+    {
+        if (received is null || received.Length != expectedCount)
+        {
+            return null;
+        }
+
+        for (var i = 0; compressed && i < received.Length; i++)
+        {
+            if (received[i] is { } value)
+            {
+                if (ValueCodec.TryDecode(value, out var decoded) != DecodeResult.Value)
+                {
+                    return null;
+                }
+
+                received[i] = decoded;
+            }
+        }
+
+        return received;
+    }
+
+    /// <summary>
     /// The values of a reply's <paramref name="payload"/>: element i is key i's value, or null when missing.
     /// Raw values are slices of <paramref name="payload"/> (the caller's array, so they live as long as it);
     /// with <paramref name="compressed"/> every value carries the codec's format byte, and a compressed one is

@@ -263,6 +263,69 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
     }
 
     /// <inheritdoc />
+    public async ValueTask<long> CountKeysAsync(ReadOnlyMemory<byte> prefix, CancellationToken cancellationToken = default)
+    {
+        long count = 0;
+        var pattern = Pattern(prefix.Span);
+        await ForEachServerAsync(async server =>
+        {
+            await foreach (var unused in server.KeysAsync(pattern: pattern, pageSize: BatchLimit).WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                count++;
+            }
+        }).ConfigureAwait(false);
+        return count;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> RemoveKeysAsync(ReadOnlyMemory<byte> prefix, CancellationToken cancellationToken = default)
+    {
+        long removed = 0;
+        var pattern = Pattern(prefix.Span);
+        await ForEachServerAsync(async server =>
+        {
+            var database = server.Multiplexer.GetDatabase();
+            var batch = new List<RedisKey>(BatchLimit);
+            async Task DeleteAsync()
+            {
+                // One DEL per key, pipelined: in a cluster the keys of a batch may live in different slots.
+                var deletes = batch.Select(k => database.KeyDeleteAsync(k)).ToArray();
+                try
+                {
+                    await Task.WhenAll(deletes).WaitAsync(_timeout * 10, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is TimeoutException or RedisException)
+                {
+                    // Counted below: only the deletes that completed removed a key.
+                }
+
+                removed += deletes.Count(d => d.IsCompletedSuccessfully && d.Result);
+                batch.Clear();
+            }
+
+            await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: BatchLimit).WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                batch.Add(key);
+                if (batch.Count == BatchLimit)
+                {
+                    await DeleteAsync().ConfigureAwait(false);
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await DeleteAsync().ConfigureAwait(false);
+            }
+        }).ConfigureAwait(false);
+        return removed;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Synchronous: the keys are listed with StackExchange.Redis's synchronous SCAN, and each batch's deletes are
+    /// waited for with <see cref="Task.WaitAll(Task[], TimeSpan)"/>, which StackExchange.Redis's own I/O threads
+    /// complete (no pool thread is needed to wake this one). Prefer <see cref="RemoveKeysAsync"/>.
+    /// </remarks>
     public long RemoveKeys(ReadOnlySpan<byte> prefix)
     {
         long removed = 0;
@@ -373,7 +436,8 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
         return [.. OwnerBatch.Group(owners).Select(g => (_shards[_isCluster ? 0 : g.Owner], g.Indices.ToList()))];
     }
 
-    private void ForEachServer(Action<IServer> action)
+    /// <summary>Awaits <paramref name="action"/> on every connected primary of each shard its breaker lets through, in turn; a Redis failure or timeout is recorded on that shard's breaker.</summary>
+    private async Task ForEachServerAsync(Func<IServer, Task> action)
     {
         foreach (var shard in _shards)
         {
@@ -388,7 +452,7 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
                 {
                     if (!server.IsReplica && server.IsConnected)
                     {
-                        action(server);
+                        await action(server).ConfigureAwait(false);
                     }
                 }
 
@@ -405,6 +469,25 @@ public sealed partial class RedisBackend : ICacheBackend, IDisposable
         }
     }
 
+    private void ForEachServer(Action<IServer> action)
+    {
+        // The same loop as the asynchronous one: with a synchronous action it runs to the end on this thread and
+        // returns a completed task, so GetResult only rethrows what the loop did not handle; it never waits.
+        var run = ForEachServerAsync(server =>
+        {
+            action(server);
+            return Task.CompletedTask;
+        });
+        System.Diagnostics.Debug.Assert(run.IsCompleted, "a synchronous action completes the loop synchronously");
+        run.GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// The synchronous paths' wait (<see cref="GetMany"/>, <see cref="SetMany"/>, for indexers that must be synchronous):
+    /// a deliberate wait on the caller's thread for the requests of every shard at once. The tasks are completed by
+    /// StackExchange.Redis's own I/O threads, and a blocked <see cref="Task.WaitAll(Task[], TimeSpan)"/> is woken by
+    /// them directly, so no thread-pool thread is needed for this one to go on, however saturated the pool is.
+    /// </summary>
     private void Wait(IEnumerable<Task> tasks)
     {
         var all = tasks.ToArray();

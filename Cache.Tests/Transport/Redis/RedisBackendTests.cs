@@ -251,6 +251,8 @@ public class RedisBackendTests
         Assert.Equal(1, viaNode.Statistics.Hits);
         Assert.Equal("unused", viaNode[1]);
 
+        // Written behind: the sample reaches the store when the flusher has written it, which the flush waits for.
+        viaNode.Flush();
         using var again = new CachedDataset<string>(["x", "x"], options);
         Assert.Equal("unused", again[1]);
     }
