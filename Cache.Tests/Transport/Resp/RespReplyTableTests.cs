@@ -64,6 +64,46 @@ public class RespReplyTableTests
         Assert.Equal([], names.Except(errors).Except(["info"]));
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Replies_that_depend_on_the_moment_or_the_connection_have_redis_types_under_both_protocols(int protocol)
+    {
+        // The commands the table leaves out, by the shape of their replies: RESP3 changes maps and text, nothing else.
+        var three = protocol == 3;
+        await using var h = new RespHarness();
+        await using var other = new RespHarness(h);
+        async Task<string> Raw(params string[] command)
+        {
+            await h.SendAsync(RespReply.Command(command));
+            return await h.ReadReplyTextAsync();
+        }
+
+        Assert.Matches(three ? @"^%7\r\n\$6\r\nserver\r\n" : @"^\*14\r\n\$6\r\nserver\r\n", await Raw("HELLO", protocol.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Matches(@"^\*2\r\n\$\d+\r\n\d+\r\n\$\d+\r\n\d+\r\n$", await Raw("TIME"));
+        Assert.Matches(three ? @"^=\d+\r\ntxt:Redis ver\. [\d.]+\n\r\n$" : @"^\$\d+\r\nRedis ver\. [\d.]+\n\r\n$", await Raw("LOLWUT"));
+        Assert.Matches(three ? @"^=\d+\r\ntxt:# Server\r\n" : @"^\$\d+\r\n# Server\r\n", await Raw("INFO"));
+        Assert.Matches(three ? @"^=\d+\r\ntxt:id=\d+ addr=" : @"^\$\d+\r\nid=\d+ addr=", await Raw("CLIENT", "INFO"));
+        Assert.Matches(three ? @"^=\d+\r\ntxt:id=\d+ addr=" : @"^\$\d+\r\nid=\d+ addr=", await Raw("CLIENT", "LIST"));
+        Assert.Matches(@"^:\d+\r\n$", await Raw("CLIENT", "ID"));
+        Assert.Matches(three ? @"^%1\r\n\$9\r\nmaxmemory\r\n\$\d+\r\n\d+\r\n$" : @"^\*2\r\n\$9\r\nmaxmemory\r\n", await Raw("CONFIG", "GET", "maxmemory"));
+        Assert.Matches(three ? @"^%1\r\n\$3\r\nget\r\n%" : @"^\*2\r\n\$3\r\nget\r\n\*", await Raw("COMMAND", "DOCS", "get"));
+        Assert.Matches(@"^\*1\r\n\*\d+\r\n\$3\r\nget\r\n:2\r\n", await Raw("COMMAND", "INFO", "get"));
+        Assert.Matches(@"^:\d+\r\n$", await Raw("COMMAND", "COUNT"));
+        Assert.Matches(three ? @"^%2\r\n\$14\r\nrunning_script\r\n_\r\n" : @"^\*4\r\n\$14\r\nrunning_script\r\n\$-1\r\n", await Raw("FUNCTION", "STATS"));
+        Assert.Matches(@"^:15495\r\n$", await Raw("CLUSTER", "KEYSLOT", "a"));
+        Assert.Matches(three ? @"^%\d+\r\n" : @"^\*\d+\r\n", await Raw("LATENCY", "HISTOGRAM"));
+
+        // MONITOR's lines are simple strings in both protocols (Redis sends no push for them).
+        Assert.Equal("+OK\r\n", await Raw("MONITOR"));
+        await other.RunAsync("PING");
+        Assert.Matches(@"^\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] ""PING""\r\n$", await h.ReadReplyTextAsync());
+
+        await other.SendAsync(RespReply.Command("QUIT"));
+        Assert.Equal("+OK\r\n", await other.ReadReplyTextAsync());
+        Assert.True(await other.IsClosedAsync());
+    }
+
     [RequiresExecutableFact("redis-server")]
     [Trait("Category", "Slow")]
     public async Task The_table_is_what_redis_server_replies()

@@ -162,6 +162,19 @@ internal static class ConfigSettings
 
                     changes.Add(() => server.SlowLog.MaxLength = length);
                     break;
+                case "maxmemory-clients" when value.EndsWith('%'):
+                    // Checked as Redis checks it before anything is applied; a valid value still meets the immutable rule below.
+                    if (!long.TryParse(value.AsSpan(0, value.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var percent))
+                    {
+                        return Failed(name, "argument must be a memory or percent value");
+                    }
+
+                    if (percent > 100)
+                    {
+                        return Failed(name, "percentage argument must be less or equal to 100");
+                    }
+
+                    goto default;
                 default:
                     if (!string.Equals(now, value, StringComparison.OrdinalIgnoreCase))
                     {

@@ -29,9 +29,15 @@ internal sealed partial class RespSession
             return false;
         }
 
-        if (a.Count is not (3 or 4))
+        if (a.Count < 3)
         {
             WrongArity("client|pause");
+            return true;
+        }
+
+        if (a.Count > 4)
+        {
+            _out.Error($"ERR unknown subcommand or wrong number of arguments for '{Shown(a[1])}'. Try CLIENT HELP.");
             return true;
         }
 
