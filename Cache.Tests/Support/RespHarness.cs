@@ -115,6 +115,13 @@ internal sealed class RespHarness : IAsyncDisposable
         return text;
     }
 
+    /// <summary>Sends one command and returns its reply exactly as sent (UTF-8), for assertions on its RESP types.</summary>
+    public async Task<string> RunRawAsync(params string[] args)
+    {
+        await SendAsync(RespReply.Command(args));
+        return await ReadReplyTextAsync();
+    }
+
     public async Task<object?> RunAsync(params string[] args)
     {
         await SendAsync(RespReply.Command(args));

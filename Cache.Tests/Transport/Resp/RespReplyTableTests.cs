@@ -35,15 +35,13 @@ public class RespReplyTableTests
         await using var h = new RespHarness(time: new ManualTimeProvider(Start));
         if (protocol == 3)
         {
-            await h.SendAsync(RespReply.Command("HELLO", "3"));
-            await h.ReadReplyTextAsync();
+            await h.RunRawAsync("HELLO", "3");
         }
 
         foreach (var step in script.Steps)
         {
-            await h.SendAsync(RespReply.Command(step.Command));
             var expected = protocol == 3 ? step.Resp3 : step.Resp2;
-            var actual = await h.ReadReplyTextAsync();
+            var actual = await h.RunRawAsync(step.Command);
             Assert.True(expected == actual, $"{name}: {string.Join(' ', step.Command)} under RESP{protocol}: expected {Escape(expected)}, got {Escape(actual)}");
         }
     }
@@ -73,29 +71,23 @@ public class RespReplyTableTests
         var three = protocol == 3;
         await using var h = new RespHarness();
         await using var other = new RespHarness(h);
-        async Task<string> Raw(params string[] command)
-        {
-            await h.SendAsync(RespReply.Command(command));
-            return await h.ReadReplyTextAsync();
-        }
-
-        Assert.Matches(three ? @"^%7\r\n\$6\r\nserver\r\n" : @"^\*14\r\n\$6\r\nserver\r\n", await Raw("HELLO", protocol.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        Assert.Matches(@"^\*2\r\n\$\d+\r\n\d+\r\n\$\d+\r\n\d+\r\n$", await Raw("TIME"));
-        Assert.Matches(three ? @"^=\d+\r\ntxt:Redis ver\. [\d.]+\n\r\n$" : @"^\$\d+\r\nRedis ver\. [\d.]+\n\r\n$", await Raw("LOLWUT"));
-        Assert.Matches(three ? @"^=\d+\r\ntxt:# Server\r\n" : @"^\$\d+\r\n# Server\r\n", await Raw("INFO"));
-        Assert.Matches(three ? @"^=\d+\r\ntxt:id=\d+ addr=" : @"^\$\d+\r\nid=\d+ addr=", await Raw("CLIENT", "INFO"));
-        Assert.Matches(three ? @"^=\d+\r\ntxt:id=\d+ addr=" : @"^\$\d+\r\nid=\d+ addr=", await Raw("CLIENT", "LIST"));
-        Assert.Matches(@"^:\d+\r\n$", await Raw("CLIENT", "ID"));
-        Assert.Matches(three ? @"^%1\r\n\$9\r\nmaxmemory\r\n\$\d+\r\n\d+\r\n$" : @"^\*2\r\n\$9\r\nmaxmemory\r\n", await Raw("CONFIG", "GET", "maxmemory"));
-        Assert.Matches(three ? @"^%1\r\n\$3\r\nget\r\n%" : @"^\*2\r\n\$3\r\nget\r\n\*", await Raw("COMMAND", "DOCS", "get"));
-        Assert.Matches(@"^\*1\r\n\*\d+\r\n\$3\r\nget\r\n:2\r\n", await Raw("COMMAND", "INFO", "get"));
-        Assert.Matches(@"^:\d+\r\n$", await Raw("COMMAND", "COUNT"));
-        Assert.Matches(three ? @"^%2\r\n\$14\r\nrunning_script\r\n_\r\n" : @"^\*4\r\n\$14\r\nrunning_script\r\n\$-1\r\n", await Raw("FUNCTION", "STATS"));
-        Assert.Matches(@"^:15495\r\n$", await Raw("CLUSTER", "KEYSLOT", "a"));
-        Assert.Matches(three ? @"^%\d+\r\n" : @"^\*\d+\r\n", await Raw("LATENCY", "HISTOGRAM"));
+        Assert.Matches(three ? @"^%7\r\n\$6\r\nserver\r\n" : @"^\*14\r\n\$6\r\nserver\r\n", await h.RunRawAsync("HELLO", protocol.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Matches(@"^\*2\r\n\$\d+\r\n\d+\r\n\$\d+\r\n\d+\r\n$", await h.RunRawAsync("TIME"));
+        Assert.Matches(three ? @"^=\d+\r\ntxt:Redis ver\. [\d.]+\n\r\n$" : @"^\$\d+\r\nRedis ver\. [\d.]+\n\r\n$", await h.RunRawAsync("LOLWUT"));
+        Assert.Matches(three ? @"^=\d+\r\ntxt:# Server\r\n" : @"^\$\d+\r\n# Server\r\n", await h.RunRawAsync("INFO"));
+        Assert.Matches(three ? @"^=\d+\r\ntxt:id=\d+ addr=" : @"^\$\d+\r\nid=\d+ addr=", await h.RunRawAsync("CLIENT", "INFO"));
+        Assert.Matches(three ? @"^=\d+\r\ntxt:id=\d+ addr=" : @"^\$\d+\r\nid=\d+ addr=", await h.RunRawAsync("CLIENT", "LIST"));
+        Assert.Matches(@"^:\d+\r\n$", await h.RunRawAsync("CLIENT", "ID"));
+        Assert.Matches(three ? @"^%1\r\n\$9\r\nmaxmemory\r\n\$\d+\r\n\d+\r\n$" : @"^\*2\r\n\$9\r\nmaxmemory\r\n", await h.RunRawAsync("CONFIG", "GET", "maxmemory"));
+        Assert.Matches(three ? @"^%1\r\n\$3\r\nget\r\n%" : @"^\*2\r\n\$3\r\nget\r\n\*", await h.RunRawAsync("COMMAND", "DOCS", "get"));
+        Assert.Matches(@"^\*1\r\n\*\d+\r\n\$3\r\nget\r\n:2\r\n", await h.RunRawAsync("COMMAND", "INFO", "get"));
+        Assert.Matches(@"^:\d+\r\n$", await h.RunRawAsync("COMMAND", "COUNT"));
+        Assert.Matches(three ? @"^%2\r\n\$14\r\nrunning_script\r\n_\r\n" : @"^\*4\r\n\$14\r\nrunning_script\r\n\$-1\r\n", await h.RunRawAsync("FUNCTION", "STATS"));
+        Assert.Matches(@"^:15495\r\n$", await h.RunRawAsync("CLUSTER", "KEYSLOT", "a"));
+        Assert.Matches(three ? @"^%\d+\r\n" : @"^\*\d+\r\n", await h.RunRawAsync("LATENCY", "HISTOGRAM"));
 
         // MONITOR's lines are simple strings in both protocols (Redis sends no push for them).
-        Assert.Equal("+OK\r\n", await Raw("MONITOR"));
+        Assert.Equal("+OK\r\n", await h.RunRawAsync("MONITOR"));
         await other.RunAsync("PING");
         Assert.Matches(@"^\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] ""PING""\r\n$", await h.ReadReplyTextAsync());
 
