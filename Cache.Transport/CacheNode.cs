@@ -28,6 +28,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
     private MeshMembership? _mesh;
     private PeerServer? _server;
     private int _disposed;
+    private readonly TimeProvider _time;
 
     /// <summary>Creates a node with its own store. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
     public CacheNode(CacheNodeOptions options)
@@ -41,7 +42,11 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<CacheNode>() ?? NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(options.TimeProvider, nameof(options.TimeProvider));
         Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Policy = options.Policy, Name = "node", TimeProvider = options.TimeProvider });
+        _time = options.TimeProvider;
     }
+
+    /// <inheritdoc />
+    TimeProvider IRespHost.Time => _time;
 
     /// <summary>The node's store.</summary>
     public BlockStore Store { get; }

@@ -66,7 +66,12 @@ internal sealed class RespHarness : IAsyncDisposable
 
     public Task SendAsync(string text) => SendAsync(System.Text.Encoding.UTF8.GetBytes(text));
 
-    public async Task<object?> ReadAsync()
+    public async Task<object?> ReadAsync() => (await ReadOneAsync()).Reply;
+
+    /// <summary>Reads one reply and returns it exactly as sent (UTF-8), for assertions on its RESP types.</summary>
+    public async Task<string> ReadReplyTextAsync() => (await ReadOneAsync()).Text;
+
+    private async Task<(object? Reply, string Text)> ReadOneAsync()
     {
         while (true)
         {
@@ -75,8 +80,9 @@ internal sealed class RespHarness : IAsyncDisposable
                 var buffer = _pending;
                 if (RespReply.TryParse(ref buffer, out var reply))
                 {
+                    var text = System.Text.Encoding.UTF8.GetString(_pending.Slice(0, _pending.Length - buffer.Length).ToArray());
                     _pending = buffer;
-                    return reply;
+                    return (reply, text);
                 }
             }
 
@@ -107,6 +113,13 @@ internal sealed class RespHarness : IAsyncDisposable
         var text = System.Text.Encoding.UTF8.GetString(_pending.ToArray());
         _pending = default;
         return text;
+    }
+
+    /// <summary>Sends one command and returns its reply exactly as sent (UTF-8), for assertions on its RESP types.</summary>
+    public async Task<string> RunRawAsync(params string[] args)
+    {
+        await SendAsync(RespReply.Command(args));
+        return await ReadReplyTextAsync();
     }
 
     public async Task<object?> RunAsync(params string[] args)

@@ -91,6 +91,26 @@ internal sealed class RespWriter
         _output.Advance(count + 2);
     }
 
+    /// <summary>Text for people, as Redis sends INFO and LATENCY DOCTOR: a RESP3 verbatim string (<c>=</c>, format <c>txt</c>); a bulk string in RESP2.</summary>
+    public void Verbatim(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (Protocol != 3)
+        {
+            Bulk(text);
+            return;
+        }
+
+        var count = Encoding.UTF8.GetByteCount(text);
+        Header((byte)'=', count + 4);
+        var span = _output.GetSpan(count + 6);
+        "txt:"u8.CopyTo(span);
+        Encoding.UTF8.GetBytes(text, span[4..]);
+        span[count + 4] = (byte)'\r';
+        span[count + 5] = (byte)'\n';
+        _output.Advance(count + 6);
+    }
+
     /// <summary>The null bulk string (RESP2 <c>$-1</c>, RESP3 <c>_</c>).</summary>
     public void Null() => _output.Write(Protocol == 3 ? Null3 : Null2);
 

@@ -120,6 +120,9 @@ internal sealed partial class Listener : IAsyncDisposable, IDisposable
         }
 
         await _stopping.CancelAsync();
+
+        // Commands held by CLIENT PAUSE end with their connections, not with the pause.
+        _context.Pause.Dispose();
         _listener?.Dispose();
         _opsSampler?.Dispose();
         foreach (var socket in _sockets.Values)

@@ -88,7 +88,7 @@ public class RespIntrospectionTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
-    public async Task Latency_latest_is_empty_and_histogram_counts_calls(int protocol)
+    public async Task Latency_latest_is_empty_while_the_monitor_is_off_and_histogram_counts_calls(int protocol)
     {
         await using var h = new RespHarness();
         await h.RunAsync("HELLO", protocol.ToString(System.Globalization.CultureInfo.InvariantCulture));

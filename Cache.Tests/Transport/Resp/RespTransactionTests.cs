@@ -230,4 +230,54 @@ public class RespTransactionTests
         Assert.Contains("flags=x ", list, StringComparison.Ordinal);
         Assert.Contains("multi=1 ", list, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task A_write_queued_while_the_store_is_full_is_refused_with_oom_and_discard_still_works(int protocol)
+    {
+        // Redis's "DISCARD should not fail during OOM": maxmemory 1 leaves no room for any key.
+        await using var h = new RespHarness();
+        await h.RunAsync("HELLO", protocol.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(Ok, await h.RunAsync("CONFIG", "SET", "maxmemory", "1"));
+        Assert.Equal(Ok, await h.RunAsync("MULTI"));
+        Assert.Equal(new Error("OOM command not allowed when used memory > 'maxmemory'."), await h.RunAsync("SET", "x", "1"));
+        Assert.Equal(Queued, await h.RunAsync("GET", "x"));
+        Assert.Equal(Ok, await h.RunAsync("DISCARD"));
+        Assert.Equal(Ok, await h.RunAsync("CONFIG", "SET", "maxmemory", "0"));
+        Assert.Equal(Ok, await h.RunAsync("SET", "x", "1"));
+    }
+
+    [Fact]
+    public async Task Exec_fails_with_oom_when_the_store_filled_after_a_write_was_queued_and_a_read_only_exec_runs()
+    {
+        await using var h = new RespHarness();
+        await using var admin = new RespHarness(h);
+        await h.RunAsync("SET", "x", "value");
+        await h.RunAsync("MULTI");
+        await h.RunAsync("GET", "x");
+        await h.RunAsync("PING");
+        await admin.RunAsync("CONFIG", "SET", "maxmemory", "1");
+        Assert.Equal(new object?[] { "value", new Simple("PONG") }, await h.RunAsync("EXEC"));
+
+        await h.RunAsync("CONFIG", "SET", "maxmemory", "0");
+        await h.RunAsync("MULTI");
+        await h.RunAsync("SET", "x", "1");
+        await admin.RunAsync("CONFIG", "SET", "maxmemory", "1");
+        Assert.Equal(new Error("EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'."), await h.RunAsync("EXEC"));
+        Assert.Equal(new Error("ERR EXEC without MULTI"), await h.RunAsync("EXEC"));
+        await admin.RunAsync("CONFIG", "SET", "maxmemory", "0");
+        Assert.Equal("value", await h.RunAsync("GET", "x"));
+    }
+
+    [Fact]
+    public async Task Exec_with_arguments_discards_the_transaction_with_execabort()
+    {
+        await using var h = new RespHarness();
+        await h.RunAsync("MULTI");
+        await h.RunAsync("SET", "x", "1");
+        Assert.Equal(new Error("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"), await h.RunAsync("EXEC", "now"));
+        Assert.Equal(new Error("ERR EXEC without MULTI"), await h.RunAsync("EXEC"));
+        Assert.Equal(0L, await h.RunAsync("EXISTS", "x"));
+    }
 }

@@ -47,6 +47,9 @@ internal sealed class ClientInfo(long id, EndPoint? remote, EndPoint? local, lon
     /// <summary>CLIENT NO-EVICT: shown in the flags (this server never evicts clients).</summary>
     public bool NoEvict { get; set; }
 
+    /// <summary>True while a command of this client is held by CLIENT PAUSE (INFO's blocked_clients, CLIENT LIST's flag b).</summary>
+    public bool Blocked { get; set; }
+
     /// <summary>Reply bytes written and not yet handed to the socket, read by CLIENT LIST.</summary>
     public Func<long>? PendingOutput { get; set; }
 

@@ -25,6 +25,15 @@ internal sealed record CommandDef(CommandId Id, string Name, int Arity, string[]
     public bool HasSubcommands => Id is CommandId.Client or CommandId.Config or CommandId.Command or CommandId.Cluster or CommandId.Memory
         or CommandId.Object or CommandId.SlowLog or CommandId.Latency or CommandId.Function;
 
+    /// <summary>True for commands flagged fast: their latency events are <c>fast-command</c>, the others' <c>command</c>.</summary>
+    public bool IsFast { get; } = Flags.Contains("fast");
+
+    /// <summary>True for commands that write: CLIENT PAUSE WRITE holds them.</summary>
+    public bool IsWrite { get; } = Flags.Contains("write");
+
+    /// <summary>True for commands that may grow the store (Redis's denyoom): refused while the store is full.</summary>
+    public bool DenyOom { get; } = Flags.Contains("denyoom");
+
     /// <summary>True for administrative commands, which MONITOR does not show.</summary>
     public bool IsAdmin => Flags.Contains("admin");
 

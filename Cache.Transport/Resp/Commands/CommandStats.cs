@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Numerics;
 
 using Cache.Transport.Resp;
@@ -17,9 +16,13 @@ internal sealed class CommandStats
     public const int Buckets = 40;
 
     private readonly Counters[] _counters;
+    private readonly long _frequency;
 
-    public CommandStats()
+    /// <summary>Counters whose durations are in ticks of <paramref name="frequency"/> per second (the node clock's <see cref="TimeProvider.TimestampFrequency"/>).</summary>
+    public CommandStats(long frequency)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(frequency);
+        _frequency = frequency;
         _counters = new Counters[Enum.GetValues<CommandId>().Length];
         for (var i = 0; i < _counters.Length; i++)
         {
@@ -27,7 +30,7 @@ internal sealed class CommandStats
         }
     }
 
-    /// <summary>Counts one call that ran for <paramref name="ticks"/> (<see cref="Stopwatch"/> ticks).</summary>
+    /// <summary>Counts one call that ran for <paramref name="ticks"/> (timestamp ticks of the node's clock).</summary>
     public void Record(CommandId id, long ticks, bool failed)
     {
         var c = _counters[(int)id];
@@ -38,7 +41,7 @@ internal sealed class CommandStats
             Interlocked.Increment(ref c.Failed);
         }
 
-        var micros = (ulong)(ticks * 1_000_000 / Stopwatch.Frequency);
+        var micros = (ulong)(ticks * 1_000_000 / _frequency);
         var bucket = micros == 0 ? 0 : Math.Min(Buckets - 1, BitOperations.Log2(micros) + 1);
         Interlocked.Increment(ref c.Histogram[bucket]);
     }
@@ -56,7 +59,7 @@ internal sealed class CommandStats
             histogram[i] = Volatile.Read(ref c.Histogram[i]);
         }
 
-        return new CommandCounts(Volatile.Read(ref c.Calls), Volatile.Read(ref c.Ticks) * 1_000_000 / Stopwatch.Frequency, Volatile.Read(ref c.Rejected), Volatile.Read(ref c.Failed), histogram);
+        return new CommandCounts(Volatile.Read(ref c.Calls), Volatile.Read(ref c.Ticks) * 1_000_000 / _frequency, Volatile.Read(ref c.Rejected), Volatile.Read(ref c.Failed), histogram);
     }
 
     /// <summary>Zeroes every counter (CONFIG RESETSTAT).</summary>

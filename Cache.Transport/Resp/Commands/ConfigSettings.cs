@@ -7,7 +7,7 @@ namespace Cache.Transport.Resp.Commands;
 
 /// <summary>
 /// CONFIG GET's settings, with Redis's names, and CONFIG SET for those that can change while the node runs
-/// (maxmemory, maxmemory-policy, slowlog-log-slower-than, slowlog-max-len). Any other setting keeps the value
+/// (maxmemory, maxmemory-policy, slowlog-log-slower-than, slowlog-max-len, latency-monitor-threshold). Any other setting keeps the value
 /// the node started with: set to that same value it is accepted (clients that restore settings they read), to
 /// another it gets Redis's "can't set immutable config". Stateless; thread-safe.
 /// </summary>
@@ -53,7 +53,7 @@ internal static class ConfigSettings
             new("cluster-enabled", server.Host.Router is null ? "no" : "yes"),
             new("slowlog-log-slower-than", server.SlowLog.ThresholdMicros.ToString(c)),
             new("slowlog-max-len", server.SlowLog.MaxLength.ToString(c)),
-            new("latency-monitor-threshold", "0"),
+            new("latency-monitor-threshold", server.Latency.ThresholdMs.ToString(c)),
             new("latency-tracking", "yes"),
             new("latency-tracking-info-percentiles", "50 99 99.9"),
             new("lazyfree-lazy-user-flush", "no"),
@@ -141,6 +141,19 @@ internal static class ConfigSettings
 
                     changes.Add(() => server.SlowLog.ThresholdMicros = micros);
                     break;
+                case "latency-monitor-threshold":
+                    if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var ms))
+                    {
+                        return Failed(name, "argument couldn't be parsed into an integer");
+                    }
+
+                    if (ms < 0)
+                    {
+                        return Failed(name, "argument must be between 0 and 9223372036854775807 inclusive");
+                    }
+
+                    changes.Add(() => server.Latency.ThresholdMs = ms);
+                    break;
                 case "slowlog-max-len":
                     if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var length))
                     {
@@ -149,6 +162,19 @@ internal static class ConfigSettings
 
                     changes.Add(() => server.SlowLog.MaxLength = length);
                     break;
+                case "maxmemory-clients" when value.EndsWith('%'):
+                    // Checked as Redis checks it before anything is applied; a valid value still meets the immutable rule below.
+                    if (!long.TryParse(value.AsSpan(0, value.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var percent))
+                    {
+                        return Failed(name, "argument must be a memory or percent value");
+                    }
+
+                    if (percent > 100)
+                    {
+                        return Failed(name, "percentage argument must be less or equal to 100");
+                    }
+
+                    goto default;
                 default:
                     if (!string.Equals(now, value, StringComparison.OrdinalIgnoreCase))
                     {

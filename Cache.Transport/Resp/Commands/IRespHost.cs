@@ -17,4 +17,7 @@ internal interface IRespHost
 
     /// <summary>The key prefixes whose keys the store counts as they come and go (INFO's datasets section).</summary>
     IReadOnlyCollection<string> TrackedPrefixes { get; }
+
+    /// <summary>The node's clock (the store's): command durations, the latency monitor and CLIENT PAUSE's deadline read it, so tests drive them.</summary>
+    TimeProvider Time { get; }
 }

@@ -21,15 +21,16 @@ internal static class InfoReport
 
     /// <summary>
     /// The report for the sections a client asked for (names as given; empty: the default ones). With
-    /// <paramref name="meshKeys"/>, the keyspace section counts the whole mesh's keys, and this member's beside them.
+    /// <paramref name="meshKeys"/>, the keyspace section counts the whole mesh's keys, and this member's beside them;
+    /// with <paramref name="meshDatasets"/> (each dataset's keys summed over the members), so does the datasets section.
     /// </summary>
-    public static string Build(ServerContext server, IReadOnlyList<string> requested, long? meshKeys = null)
+    public static string Build(ServerContext server, IReadOnlyList<string> requested, long? meshKeys = null, IReadOnlyDictionary<string, long>? meshDatasets = null)
     {
         var text = new StringBuilder();
         foreach (var section in Expand(requested))
         {
             var before = text.Length;
-            AppendSection(server, text, section, meshKeys);
+            AppendSection(server, text, section, meshKeys, meshDatasets);
             if (text.Length > before)
             {
                 text.Append("\r\n");
@@ -73,7 +74,7 @@ internal static class InfoReport
         return sections.Distinct().ToList();
     }
 
-    private static void AppendSection(ServerContext server, StringBuilder text, string section, long? meshKeys)
+    private static void AppendSection(ServerContext server, StringBuilder text, string section, long? meshKeys, IReadOnlyDictionary<string, long>? meshDatasets)
     {
         var store = server.Store;
         var stats = store.GetStatistics();
@@ -101,7 +102,7 @@ internal static class InfoReport
                 text.Append("# Clients\r\n")
                     .Append(c, $"connected_clients:{server.Clients.Count}\r\n")
                     .Append(c, $"maxclients:{server.Options.MaxClients}\r\n")
-                    .Append("blocked_clients:0\r\n");
+                    .Append(c, $"blocked_clients:{server.Clients.Values.Count(client => client.Blocked)}\r\n");
                 break;
             case "memory":
                 text.Append("# Memory\r\n")
@@ -197,18 +198,67 @@ internal static class InfoReport
 
                 break;
             case "datasets":
-                // A dataset is a tracked key prefix "{name}:"; the section names it without the colon.
-                var prefixes = server.Host.TrackedPrefixes.OrderBy(n => n, StringComparer.Ordinal).ToArray();
-                text.Append("# Datasets\r\n").Append(c, $"datasets:{prefixes.Length}\r\n");
-                foreach (var prefix in prefixes)
-                {
-                    text.Append(c, $"dataset_{prefix.TrimEnd(':')}:keys={store.CountKeys(Encoding.UTF8.GetBytes(prefix))}\r\n");
-                }
-
+                AppendDatasets(server, text, meshDatasets);
                 break;
             default:
                 break;
         }
+    }
+
+    /// <summary>
+    /// The datasets section: a dataset is a tracked key prefix "{name}:", named without the colon. With
+    /// <paramref name="mesh"/>, a plain client of a mesh member sees one cache, as in the keyspace section: each
+    /// dataset's keys over the mesh, and this member's share beside them (<c>member_dataset_...</c>).
+    /// </summary>
+    private static void AppendDatasets(ServerContext server, StringBuilder text, IReadOnlyDictionary<string, long>? mesh)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var store = server.Store;
+        var own = server.Host.TrackedPrefixes.ToDictionary(p => p.TrimEnd(':'), p => store.CountKeys(Encoding.UTF8.GetBytes(p)), StringComparer.Ordinal);
+        var names = (mesh is null ? own.Keys : own.Keys.Union(mesh.Keys)).Order(StringComparer.Ordinal).ToArray();
+        text.Append("# Datasets\r\n").Append(c, $"datasets:{names.Length}\r\n");
+        foreach (var name in names)
+        {
+            var here = own.GetValueOrDefault(name);
+            if (mesh is null)
+            {
+                text.Append(c, $"dataset_{name}:keys={here}\r\n");
+            }
+            else
+            {
+                text.Append(c, $"dataset_{name}:keys={mesh.GetValueOrDefault(name)}\r\n").Append(c, $"member_dataset_{name}:keys={here}\r\n");
+            }
+        }
+    }
+
+    /// <summary>Adds the per-dataset counts of a member's RESP2 reply to INFO datasets (a bulk string) into <paramref name="totals"/>. False when it is not one.</summary>
+    internal static bool TryReadDatasets(ReadOnlySpan<byte> reply, Dictionary<string, long> totals)
+    {
+        var header = reply.IndexOf("\r\n"u8);
+        if (header < 2 || reply[0] != (byte)'$')
+        {
+            return false;
+        }
+
+        foreach (var line in Encoding.UTF8.GetString(reply[(header + 2)..]).Split("\r\n"))
+        {
+            const string Prefix = "dataset_";
+            var keys = line.IndexOf(":keys=", StringComparison.Ordinal);
+            if (!line.StartsWith(Prefix, StringComparison.Ordinal) || keys < 0)
+            {
+                continue;
+            }
+
+            if (!long.TryParse(line.AsSpan(keys + 6), NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            {
+                return false;
+            }
+
+            var name = line[Prefix.Length..keys];
+            totals[name] = totals.GetValueOrDefault(name) + count;
+        }
+
+        return true;
     }
 
     /// <summary>

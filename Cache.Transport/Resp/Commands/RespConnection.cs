@@ -102,8 +102,15 @@ internal sealed partial class RespConnection
                 while (true)
                 {
                     var examinedAll = Process(ref buffer);
+                    var held = _session.Holding;
                     if (_session.TakePending() is { } pending)
                     {
+                        if (held && !pending.IsCompleted && _output.UnflushedBytes > 0)
+                        {
+                            // A command held by CLIENT PAUSE may wait long: the replies before it go out now, as Redis sends them.
+                            await _output.FlushAsync();
+                        }
+
                         await pending;
                         if (OutputFull() && Overflowed)
                         {

@@ -41,7 +41,7 @@ internal sealed partial class RespSession
             // pfail: slots of a member this node cannot reach now; fail: none, since a member that left has handed its slots on.
             var pfail = members.Where(m => m.State == MemberState.Unreachable).Sum(m => m.Ranges.Sum(r => r.End - r.Start + 1));
             var left = members.Count(m => m.State == MemberState.Left);
-            _out.Bulk(string.Create(CultureInfo.InvariantCulture,
+            _out.Verbatim(string.Create(CultureInfo.InvariantCulture,
                 $"cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:{16384 - pfail}\r\ncluster_slots_pfail:{pfail}\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{members.Length}\r\ncluster_size:{members.Length - left}\r\ncluster_current_epoch:1\r\ncluster_my_epoch:1\r\n"));
         }
         else if (a.Is(1, "SLOTS"u8) && a.Count == 2)
@@ -53,10 +53,12 @@ internal sealed partial class RespSession
                 _out.ArrayHeader(3);
                 _out.IntegerValue(range.Start);
                 _out.IntegerValue(range.End);
-                _out.ArrayHeader(3);
+                // Redis 7's node entry: endpoint, port, id, and a map of further endpoints (none here).
+                _out.ArrayHeader(4);
                 _out.Bulk(member.Host);
                 _out.IntegerValue(member.Port);
                 _out.Bulk(member.Id);
+                _out.MapHeader(0);
             }
         }
         else if (a.Is(1, "NODES"u8) && a.Count == 2)
@@ -71,7 +73,7 @@ internal sealed partial class RespSession
                 text.Append(CultureInfo.InvariantCulture, $"{m.Id} {m.Host}:{m.Port}@{m.Port} {flags} - 0 0 1 {link}{slots}\n");
             }
 
-            _out.Bulk(text.ToString());
+            _out.Verbatim(text.ToString());
         }
         else if (a.Is(1, "SHARDS"u8) && a.Count == 2)
         {

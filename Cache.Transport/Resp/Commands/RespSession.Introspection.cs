@@ -55,7 +55,7 @@ internal sealed partial class RespSession
                 }
 
                 break;
-            case CommandId.Lolwut: _out.Bulk("Redis ver. " + ReportedRedisVersion + "\n"); break;
+            case CommandId.Lolwut: _out.Verbatim("Redis ver. " + ReportedRedisVersion + "\n"); break;
             default: DispatchKeysAndStrings(a, command); break;
         }
     }
@@ -87,15 +87,18 @@ internal sealed partial class RespSession
     /// <summary>After a command ran: the slow log and the monitors.</summary>
     private void Observe(in CommandArgs a, CommandDef command, long ticks)
     {
-        var micros = ticks * 1_000_000 / Stopwatch.Frequency;
+        var micros = ticks * 1_000_000 / _server.Time.TimestampFrequency;
         if (_server.SlowLog.IsSlow(micros) && command.Id != CommandId.Exec)
         {
             _server.SlowLog.Add(a, _store.NowUnixMs / 1000, micros, _client.Address, _client.Name);
         }
 
+        // As Redis: a command flagged fast that takes long says the machine, not the command, is slow.
+        _server.Latency.AddIfNeeded(command.IsFast ? "fast-command" : "command", micros / 1000);
+
         if (_server.Monitors.Active && !command.IsAdmin)
         {
-            var now = TimeProvider.System.GetUtcNow();
+            var now = _server.Time.GetUtcNow();
             var unixMicros = (now.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
             if (command.Id == CommandId.Auth)
             {
@@ -217,22 +220,68 @@ internal sealed partial class RespSession
 
     private void LatencyCommand(in CommandArgs a)
     {
+        var latency = _server.Latency;
         if (a.Is(1, "LATEST"u8) && a.Count == 2)
         {
-            // Latency events are recorded only above latency-monitor-threshold, which is 0 (off) here, as by default in Redis.
-            _out.ArrayHeader(0);
+            var events = latency.Latest();
+            _out.ArrayHeader(events.Count);
+            foreach (var (name, time, last, max) in events)
+            {
+                _out.ArrayHeader(4);
+                _out.Bulk(name);
+                _out.IntegerValue(time);
+                _out.IntegerValue(last);
+                _out.IntegerValue(max);
+            }
         }
         else if (a.Is(1, "HISTORY"u8) && a.Count == 3)
         {
-            _out.ArrayHeader(0);
+            var samples = latency.History(Encoding.UTF8.GetString(a[2]));
+            _out.ArrayHeader(samples.Count);
+            foreach (var (time, value) in samples)
+            {
+                _out.ArrayHeader(2);
+                _out.IntegerValue(time);
+                _out.IntegerValue(value);
+            }
+        }
+        else if (a.Is(1, "GRAPH"u8) && a.Count == 3)
+        {
+            // No ASCII art here; what Redis answers for an event it has no samples of, and the samples as HISTORY has them otherwise.
+            var name = Encoding.UTF8.GetString(a[2]);
+            var samples = latency.History(name);
+            if (samples.Count == 0)
+            {
+                _out.Error($"ERR No samples available for event '{name}'");
+            }
+            else
+            {
+                var text = new StringBuilder(name).Append(" - high ").Append(samples.Max(s => s.Latency)).Append(" ms, low ").Append(samples.Min(s => s.Latency)).Append(" ms\n");
+                foreach (var (time, value) in samples)
+                {
+                    text.Append(time).Append(' ').Append(value).Append('\n');
+                }
+
+                _out.Verbatim(text.ToString());
+            }
         }
         else if (a.Is(1, "RESET"u8))
         {
-            _out.IntegerValue(0);
+            string[]? names = null;
+            if (a.Count > 2)
+            {
+                names = new string[a.Count - 2];
+                for (var i = 2; i < a.Count; i++)
+                {
+                    names[i - 2] = Encoding.UTF8.GetString(a[i]);
+                }
+            }
+
+            _out.IntegerValue(latency.Reset(names));
         }
         else if (a.Is(1, "DOCTOR"u8) && a.Count == 2)
         {
-            _out.Bulk("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep better.\n");
+            _out.Verbatim(latency.Doctor(_server.SlowLog.ThresholdMicros));
         }
         else if (a.Is(1, "HISTOGRAM"u8))
         {
@@ -243,6 +292,7 @@ internal sealed partial class RespSession
             WriteLines(
                 "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "DOCTOR", "    Return a human readable latency analysis report.",
+                "GRAPH <event>", "    Return an ASCII latency graph for the <event> class.",
                 "HISTORY <event>", "    Return time-latency samples for the <event> class.",
                 "LATEST", "    Return the latest latency samples for all events.",
                 "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
@@ -250,6 +300,10 @@ internal sealed partial class RespSession
                 "HISTOGRAM [COMMAND ...]", "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
                 "    If no commands are specified then all histograms are replied.",
                 "HELP", "    Print this help.");
+        }
+        else if (a.Is(1, "HISTORY"u8) || a.Is(1, "GRAPH"u8) || a.Is(1, "LATEST"u8) || a.Is(1, "DOCTOR"u8) || a.Is(1, "HELP"u8))
+        {
+            WrongArity("latency|" + Shown(a[1]).ToLowerInvariant());
         }
         else
         {
@@ -391,6 +445,12 @@ internal sealed partial class RespSession
     {
         if (a.Is(1, "FLUSH"u8) && a.Count <= 3)
         {
+            if (a.Count == 3 && !a.Is(2, "SYNC"u8) && !a.Is(2, "ASYNC"u8))
+            {
+                _out.Error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+                return;
+            }
+
             // There are no functions: flushing them is done at once.
             _out.Ok();
         }
@@ -406,15 +466,24 @@ internal sealed partial class RespSession
             _out.Bulk("engines");
             _out.MapHeader(0);
         }
-        else
+        else if (a.Is(1, "DELETE"u8) || a.Is(1, "DUMP"u8) || a.Is(1, "KILL"u8) || a.Is(1, "LOAD"u8) || a.Is(1, "RESTORE"u8) || a.Is(1, "FLUSH"u8) || a.Is(1, "STATS"u8) || a.Is(1, "HELP"u8))
         {
             _out.Error("ERR this server has no scripting engine: FUNCTION supports FLUSH, LIST and STATS only");
+        }
+        else
+        {
+            UnknownSubcommand(a, "FUNCTION");
         }
     }
 
     /// <summary>CLIENT KILL, REPLY and NO-EVICT. False when the subcommand is another one.</summary>
     private bool ClientCommandMore(in CommandArgs a)
     {
+        if (ClientPauseCommand(a))
+        {
+            return true;
+        }
+
         if (a.Is(1, "REPLY"u8) && a.Count == 3)
         {
             if (a.Is(2, "ON"u8))
@@ -588,6 +657,9 @@ internal sealed partial class RespSession
 
         target.Killed = true;
         target.Kill?.Invoke();
+
+        // A killed client's command held by CLIENT PAUSE must not wait for the pause to end.
+        _server.Pause.Nudge();
     }
 
     /// <summary>RESET's part here: out of MULTI, no key watched, replies on, no longer a monitor.</summary>
@@ -727,6 +799,11 @@ internal sealed partial class RespSession
         if (client.NoEvict)
         {
             flags.Append('e');
+        }
+
+        if (client.Blocked)
+        {
+            flags.Append('b');
         }
 
         if (flags.Length == 0)

@@ -21,6 +21,7 @@ internal sealed partial class RespSession
     {
         var pending = _pending;
         _pending = null;
+        Holding = false;
         return pending;
     }
 

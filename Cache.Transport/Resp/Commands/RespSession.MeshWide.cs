@@ -20,7 +20,8 @@ internal sealed partial class RespSession
     /// <summary>True for the keyspace commands another member may ask this one to answer for its own slots.</summary>
     public static bool IsKeyspaceWide(in CommandArgs a) =>
         CommandTable.TryLookup(a[0], out var command)
-        && command.Id is CommandId.DbSize or CommandId.Keys or CommandId.Scan or CommandId.RandomKey or CommandId.FlushDb or CommandId.FlushAll;
+        && (command.Id is CommandId.DbSize or CommandId.Keys or CommandId.Scan or CommandId.RandomKey or CommandId.FlushDb or CommandId.FlushAll
+            || (command.Id == CommandId.Info && a.Count == 2 && a.Is(1, "DATASETS"u8)));
 
     /// <summary>Answers a keyspace command for the whole mesh. False when the command is not one, or the connection is cluster-aware.</summary>
     private bool TryMeshWide(in CommandArgs a, CommandDef command, IMeshRouter mesh)
@@ -59,7 +60,7 @@ internal sealed partial class RespSession
                     sections.Add(a.Text(i));
                 }
 
-                if (!InfoReport.Includes(sections, "keyspace"))
+                if (!InfoReport.Includes(sections, "keyspace") && !InfoReport.Includes(sections, "datasets"))
                 {
                     return false;
                 }
@@ -319,9 +320,46 @@ internal sealed partial class RespSession
 
     private async Task MeshInfoAsync(IMeshRouter mesh, List<string> sections)
     {
-        if (await MemberCountsAsync(mesh).ConfigureAwait(false) is { } counts)
+        long? keys = null;
+        if (InfoReport.Includes(sections, "keyspace"))
         {
-            _out.Bulk(InfoReport.Build(_server, sections, counts.Sum()));
+            if (await MemberCountsAsync(mesh).ConfigureAwait(false) is not { } counts)
+            {
+                return;
+            }
+
+            keys = counts.Sum();
         }
+
+        Dictionary<string, long>? datasets = null;
+        if (InfoReport.Includes(sections, "datasets") && (datasets = await MeshDatasetsAsync(mesh).ConfigureAwait(false)) is null)
+        {
+            return;
+        }
+
+        _out.Verbatim(InfoReport.Build(_server, sections, keys, datasets));
+    }
+
+    /// <summary>Every dataset any member counts, with its keys summed over the members; null (and the error written) when one did not answer.</summary>
+    private async Task<Dictionary<string, long>?> MeshDatasetsAsync(IMeshRouter mesh)
+    {
+        // Asked in RESP2 whatever this client speaks: the reply is a bulk string to read here, not to pass on.
+        var replies = await OnEveryMemberAsync(mesh, ForwardedCommand.EncodeParts(2, "INFO"u8.ToArray(), "datasets"u8.ToArray())).ConfigureAwait(false);
+        if (MemberFailed(mesh, replies, "INFO datasets"))
+        {
+            return null;
+        }
+
+        var totals = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var reply in replies)
+        {
+            if (!InfoReport.TryReadDatasets(reply!, totals))
+            {
+                _out.Error("ERR unexpected reply from a member of the mesh");
+                return null;
+            }
+        }
+
+        return totals;
     }
 }

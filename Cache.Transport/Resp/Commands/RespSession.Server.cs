@@ -234,11 +234,19 @@ internal sealed partial class RespSession
         }
         else if (a.Is(1, "NO-TOUCH"u8) && a.Count == 3)
         {
-            _out.Ok();
+            // Accepted (Redis 7.2's), but reads here still mark a key as used: the store has no read that does not.
+            if (a.Is(2, "ON"u8) || a.Is(2, "OFF"u8))
+            {
+                _out.Ok();
+            }
+            else
+            {
+                _out.Error(SyntaxError);
+            }
         }
         else if (a.Is(1, "INFO"u8) && a.Count == 2)
         {
-            _out.Bulk(Describe(_client, ArgBytes(a)) + "\n");
+            _out.Verbatim(Describe(_client, ArgBytes(a)) + "\n");
         }
         else if (a.Is(1, "LIST"u8))
         {
@@ -248,7 +256,7 @@ internal sealed partial class RespSession
                 text.Append(Describe(client, client == _client ? ArgBytes(a) : 0)).Append('\n');
             }
 
-            _out.Bulk(text.ToString());
+            _out.Verbatim(text.ToString());
         }
         else if (a.Is(1, "HELP"u8))
         {
@@ -302,7 +310,7 @@ internal sealed partial class RespSession
             sections.Add(a.Text(i));
         }
 
-        _out.Bulk(InfoReport.Build(_server, sections));
+        _out.Verbatim(InfoReport.Build(_server, sections));
     }
 
     private void Command(in CommandArgs a)
@@ -349,7 +357,8 @@ internal sealed partial class RespSession
                 }
                 else
                 {
-                    _out.NullArray();
+                    // Redis 7 answers an unknown name with a null (a null bulk in RESP2).
+                    _out.Null();
                 }
             }
         }
@@ -372,6 +381,10 @@ internal sealed partial class RespSession
             }
 
             CommandReport.WriteDocs(_out, wanted);
+        }
+        else if (a.Is(1, "COUNT"u8))
+        {
+            WrongArity("command|count");
         }
         else if (a.Is(1, "HELP"u8))
         {
@@ -472,7 +485,14 @@ internal sealed partial class RespSession
         }
         else if (a.Is(1, "USAGE"u8))
         {
-            _out.Error(SyntaxError);
+            if (a.Count < 3)
+            {
+                WrongArity("memory|usage");
+            }
+            else
+            {
+                _out.Error(SyntaxError);
+            }
         }
         else
         {

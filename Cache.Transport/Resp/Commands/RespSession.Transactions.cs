@@ -26,6 +26,23 @@ internal sealed partial class RespSession
 
     private List<(byte[] Key, KeyVersion Version)>? _watched;
 
+    /// <summary>True once a command that writes was queued (CLIENT PAUSE WRITE holds the EXEC).</summary>
+    private bool _queuedWrite;
+
+    /// <summary>True once a command that may grow the store was queued (EXEC is refused while the store is full).</summary>
+    private bool _queuedDenyOom;
+
+    /// <summary>
+    /// True when the store cannot take even the smallest new key, as Redis's "used memory > maxmemory": under
+    /// noeviction once the budget is spent, under any policy when the budget is below one key's charge.
+    /// </summary>
+    private bool StoreFull()
+    {
+        var smallest = BlockStore.IndexedChargeFor(1, 1);
+        var capacity = _store.Capacity;
+        return capacity < smallest || (_store.Policy == AdmissionPolicy.Retain && _store.BytesUsed + smallest > capacity);
+    }
+
     /// <summary>Commands queued now; -1 outside a transaction (CLIENT LIST's <c>multi</c>).</summary>
     internal int QueuedCount => _queued?.Count ?? -1;
 
@@ -58,6 +75,15 @@ internal sealed partial class RespSession
             }
         }
 
+        if (command.DenyOom && StoreFull())
+        {
+            // Redis refuses a command that may grow memory when it is queued, as when it runs.
+            _server.Stats.Rejected(command.Id);
+            _queueFailed = true;
+            _out.Error(OutOfMemory);
+            return;
+        }
+
         var all = new int[a.Count];
         for (var i = 0; i < all.Length; i++)
         {
@@ -66,6 +92,8 @@ internal sealed partial class RespSession
 
         var encoded = ForwardedCommand.Encode(_out.Protocol, a, all);
         _queued!.Add(encoded);
+        _queuedWrite |= command.IsWrite;
+        _queuedDenyOom |= command.DenyOom;
         _client.Multi = _queued.Count;
         _client.MultiBytes += encoded.Length;
         _out.SimpleString("QUEUED"u8);
@@ -81,6 +109,8 @@ internal sealed partial class RespSession
 
         _queued = [];
         _queueFailed = false;
+        _queuedWrite = false;
+        _queuedDenyOom = false;
         _client.Multi = 0;
         _client.MultiBytes = 0;
         _out.Ok();
@@ -102,6 +132,8 @@ internal sealed partial class RespSession
     {
         _queued = null;
         _queueFailed = false;
+        _queuedWrite = false;
+        _queuedDenyOom = false;
         _watched = null;
         _client.Multi = -1;
         _client.MultiBytes = 0;
@@ -172,6 +204,13 @@ internal sealed partial class RespSession
         if (_queued is null)
         {
             _out.Error("ERR EXEC without MULTI");
+            return;
+        }
+
+        if (_queuedDenyOom && StoreFull())
+        {
+            EndTransaction();
+            _out.Error("EXECABORT Transaction discarded because of: " + OutOfMemory);
             return;
         }
 

@@ -46,9 +46,16 @@ internal sealed partial class RespSession
     public ClientInfo Client => _client;
 
     /// <summary>Runs one command and writes its reply.</summary>
-    public void Execute(in CommandArgs a)
+    public void Execute(in CommandArgs a) => Execute(a, held: false);
+
+    /// <summary>Runs one command; <paramref name="held"/> when CLIENT PAUSE held it and it runs now (it was counted when it arrived).</summary>
+    private void Execute(in CommandArgs a, bool held)
     {
-        _server.CommandsProcessed.Increment();
+        if (!held)
+        {
+            _server.CommandsProcessed.Increment();
+        }
+
         if (!CommandTable.TryLookup(a[0], out var command))
         {
             FlagTransaction();
@@ -59,6 +66,14 @@ internal sealed partial class RespSession
         if (!command.ArityOk(a.Count))
         {
             Refuse(command);
+            if (command.Id == CommandId.Exec)
+            {
+                // Redis: an EXEC refused before it runs discards the transaction, and says so.
+                EndTransaction();
+                _out.Error($"EXECABORT Transaction discarded because of: wrong number of arguments for '{command.Name}' command");
+                return;
+            }
+
             WrongArity(command.Name);
             return;
         }
@@ -70,6 +85,13 @@ internal sealed partial class RespSession
             return;
         }
 
+        if (_routes && !_inExec && _server.Pause.Holds(command.IsWrite || (command.Id == CommandId.Exec && _queuedWrite)))
+        {
+            // CLIENT PAUSE: the command waits (it is not refused) and runs once the pause ends.
+            Hold(a);
+            return;
+        }
+
         _client.LastCommand = command.HasSubcommands && a.Count > 1 ? command.Name + "|" + Shown(a[1]).ToLowerInvariant() : command.Name;
         if (_queued is not null && !command.RunsInMulti && !_inExec)
         {
@@ -77,7 +99,7 @@ internal sealed partial class RespSession
             return;
         }
 
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = _server.Time.GetTimestamp();
         var errors = _out.Errors;
         BeginReply();
         // WATCH stays here: it records versions in this session, whoever owns the keys.
@@ -87,7 +109,7 @@ internal sealed partial class RespSession
         }
 
         EndReply();
-        var ticks = System.Diagnostics.Stopwatch.GetTimestamp() - started;
+        var ticks = _server.Time.GetTimestamp() - started;
         _server.Stats.Record(command.Id, ticks, _out.Errors != errors);
         Observe(a, command, ticks);
     }

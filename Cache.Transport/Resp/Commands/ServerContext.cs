@@ -19,7 +19,20 @@ internal sealed class ServerContext
         RequirePass = string.IsNullOrEmpty(options.RequirePass) ? null : options.RequirePass;
         RunId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
         StartedAtMs = Store.NowUnixMs;
+        Time = host.Time;
+        Stats = new CommandStats(Time.TimestampFrequency);
+        Latency = new LatencyMonitor(Time);
+        Pause = new ClientPause(Time);
     }
+
+    /// <summary>The node's clock: command durations (in its timestamps), the latency monitor, CLIENT PAUSE.</summary>
+    public TimeProvider Time { get; }
+
+    /// <summary>LATENCY LATEST, HISTORY, RESET, DOCTOR: the events past <c>latency-monitor-threshold</c>.</summary>
+    public LatencyMonitor Latency { get; }
+
+    /// <summary>CLIENT PAUSE / UNPAUSE.</summary>
+    public ClientPause Pause { get; }
 
     /// <summary>The node served: its store, mesh routing and tracked prefixes.</summary>
     public IRespHost Host { get; }
@@ -57,7 +70,7 @@ internal sealed class ServerContext
     public long NextClientId() => Interlocked.Increment(ref _nextClientId);
 
     /// <summary>INFO commandstats and LATENCY HISTOGRAM.</summary>
-    public CommandStats Stats { get; } = new();
+    public CommandStats Stats { get; }
 
     public SlowLog SlowLog { get; } = new();
 
