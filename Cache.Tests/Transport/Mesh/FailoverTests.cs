@@ -53,6 +53,10 @@ public sealed class FailoverTests : IAsyncDisposable
         node.CheckMembers();
         Assert.False(node.Mesh!.HasLeft(2));
 
+        // That look (and the node's own timer, fired by the move) sent member 1 heartbeats: it had been quiet for
+        // 9 s of the clock. Their answers must be in
+        // before the clock moves on, or the move would make the ping look silent for 2 s and member 1 down too.
+        await HeartbeatAnsweredAsync(node, 1);
         _clock.Advance(TimeSpan.FromSeconds(2));
         node.CheckMembers();
         Assert.True(node.Mesh!.HasLeft(2));
@@ -149,6 +153,18 @@ public sealed class FailoverTests : IAsyncDisposable
         foreach (var node in _nodes)
         {
             node.Dispose();
+        }
+    }
+
+    /// <summary>Waits (on the client's own progress, not on time) until member <paramref name="rank"/> has answered every heartbeat sent so far.</summary>
+    private static async Task HeartbeatAnsweredAsync(CacheNode node, int rank)
+    {
+        var client = node.Mesh!.Clients[rank]!;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (client.IsQuietFor(TimeSpan.FromTicks(1)) || client.PendingRequests > 0)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"member {rank} never answered the heartbeat");
+            await Task.Delay(1);
         }
     }
 
