@@ -62,10 +62,21 @@ public class RendezvousTests
         using var node = new CacheNode(new CacheNodeOptions { Capacity = 1 << 20 });
         await using var server = new PeerServer(node, new PeerServerOptions());
         server.Start();
-        server.HostRendezvous(new RendezvousBoard(3));
+        var board = new RendezvousBoard(3);
+        server.HostRendezvous(board);
         var options = new PeerClientOptions();
         var gathering = new[] { 0, 1 }.Select(rank =>
-            Rendezvous.GatherAsync(server.EndPoint, rank, 3, new IPEndPoint(IPAddress.Loopback, 40000 + rank), options, TimeSpan.FromSeconds(1))).ToArray();
+            Rendezvous.GatherAsync(server.EndPoint, rank, 3, new IPEndPoint(IPAddress.Loopback, 40000 + rank), options, TimeSpan.FromSeconds(5))).ToArray();
+
+        // Both present ranks must have joined before the timeout for the message to name only rank 2 (on a
+        // starved machine a first join could take most of a short timeout); the test looks, not times.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (board.Snapshot().Joined.Length < 2)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), "ranks 0 and 1 never joined");
+            await Task.Delay(5);
+        }
+
         foreach (var attempt in gathering)
         {
             var ex = await Assert.ThrowsAsync<TimeoutException>(() => attempt);
