@@ -93,7 +93,8 @@ internal static class FaultDriver
                     Console.WriteLine("cleared");
                     break;
                 case "total":
-                    // The dataset's keys held over the whole mesh.
+                    // The dataset's keys held over the whole mesh, once the write-behind has answered for what it holds.
+                    dataset.Flush();
                     Console.WriteLine(node.CountKeys("faults:"u8).ToString(CultureInfo.InvariantCulture));
                     break;
                 case "load-start":

@@ -8,8 +8,8 @@ namespace Cache.Tests.Faults;
 /// Faults as a training job meets them, across real processes in network namespaces: a member stopped
 /// (SIGSTOP), partitioned (iptables DROP), killed, a lossy link (iptables statistic) and a slow one (tc tbf).
 /// The driver (rank 0) reads 16 KB samples one at a time through <c>CachedDataset</c> while the fault lasts and
-/// after it. Asserted: no wrong sample, no exception, and recovery by state (every breaker closed, the hit rate
-/// back). They run alone (<see cref="RunAlone"/>): five processes on two cores, with other tests' servers beside
+/// after it. Asserted: no wrong sample, no exception, and recovery by state (every breaker closed, every sample
+/// cached again, no miss but reads that timed out). They run alone (<see cref="RunAlone"/>): five processes on two cores, with other tests' servers beside
 /// them, stalled the members past the 50 ms silence allowed, and a stall is a fault of its own. Figures (latencies, time to whole) are printed, never asserted: they are the machine's, not the code's.
 /// </summary>
 [Trait("Category", "Slow")]
@@ -86,7 +86,7 @@ public sealed class NetworkFaultTests(ITestOutputHelper output)
         await mesh.ReportAsync("first epoch after the return", "epoch 5");
         var whole = await mesh.ReportAsync("second epoch after the return", "epoch 6");
         Assert.Equal(0, whole.Wrong);
-        Assert.Equal(1.0, whole.HitRate);
+        AssertWhole(whole, await mesh.CommandAsync("total"));
     }
 
     [NetworkLabFact]
@@ -120,6 +120,20 @@ public sealed class NetworkFaultTests(ITestOutputHelper output)
         Assert.Equal("640", await mesh.CommandAsync("total"));
         var reread = await mesh.ReportAsync("200 Mbit/s links, read back", "batches 5 64");
         Assert.Equal(0, reread.Wrong);
+    }
+
+    /// <summary>
+    /// The mesh is whole: the mesh holds every sample again (counted over its members), and the epoch missed
+    /// nothing but reads that timed out. A read that meets a stall of a process (a collection, a crowded core)
+    /// past the 50 ms silence is a miss by design, and no sign of a mesh that failed to heal; it shows as a
+    /// failed request, so misses beyond the failed requests are what would be.
+    /// </summary>
+    private static void AssertWhole(DriverReport epoch, string cachedKeys)
+    {
+        // At least every sample (a member may still hold a few keys of slots it handed back until its sweep ends).
+        Assert.True(long.Parse(cachedKeys, CultureInfo.InvariantCulture) >= Samples, $"{cachedKeys} samples cached over the mesh");
+        Assert.True(epoch.Misses <= epoch.FailedRequests, $"{epoch.Misses} misses, of which only {epoch.FailedRequests} were reads that timed out");
+        Assert.True(epoch.HitRate >= 0.99, $"hit rate {epoch.HitRate}");
     }
 
     private static void Partition(FaultMesh mesh, bool on)
@@ -160,7 +174,7 @@ public sealed class NetworkFaultTests(ITestOutputHelper output)
         await mesh.ReportAsync($"{label}: first epoch after", "epoch 2");
         var after = await mesh.ReportAsync($"{label}: second epoch after", "epoch 3");
         Assert.Equal(0, after.Wrong);
-        Assert.Equal(1.0, after.HitRate);
+        AssertWhole(after, await mesh.CommandAsync("total"));
 
         // Back in every map, the others hold no keys of its slots; and the member cut off (or stopped) never took
         // over slots of others: it holds no more of the dataset than its own share.
