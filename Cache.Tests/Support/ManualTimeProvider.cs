@@ -1,7 +1,10 @@
 namespace Cache.Tests.Support;
 
 /// <summary>A clock that moves only when the test says so. Its timers fire, on the thread that calls <see cref="Advance"/>, when the clock passes their due time.</summary>
-internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
+/// <param name="start">The clock's first reading.</param>
+/// <param name="manualTimestamps">Whether <see cref="GetTimestamp"/> moves with the clock too (code that measures
+/// elapsed time, such as a peer's silence deadline, then sees the test's time) or stays the system's.</param>
+internal sealed class ManualTimeProvider(DateTimeOffset start, bool manualTimestamps = true) : TimeProvider
 {
     private readonly List<ManualTimer> _timers = [];
     private long _ticks = start.UtcTicks;
@@ -9,9 +12,9 @@ internal sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
     public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
 
     /// <summary>Timestamps move with the clock too (code that measures elapsed time with them sees the test's time).</summary>
-    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+    public override long GetTimestamp() => manualTimestamps ? Interlocked.Read(ref _ticks) : base.GetTimestamp();
 
-    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+    public override long TimestampFrequency => manualTimestamps ? TimeSpan.TicksPerSecond : base.TimestampFrequency;
 
     /// <summary>Timers armed now (a test waits for code to reach its next timed wait before it moves the clock).</summary>
     public int ArmedTimers

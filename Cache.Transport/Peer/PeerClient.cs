@@ -97,9 +97,6 @@ internal sealed partial class PeerClient : IAsyncDisposable
     /// <summary>Requests of the data path that failed (timed out, refused, connection lost) so far; skipped requests (breaker open) are not counted. Thread-safe.</summary>
     public long FailedRequests => Interlocked.Read(ref _failedRequests);
 
-    /// <summary>Requests on the current connection still waiting for their replies (tests wait on it before they move a clock).</summary>
-    internal int PendingRequests => Volatile.Read(ref _connection)?.Pending.Count ?? 0;
-
     /// <summary>Background probes started so far (tests follow the probe's schedule with it).</summary>
     internal long ProbesSent => Interlocked.Read(ref _probesSent);
 
