@@ -11,11 +11,14 @@ public enum AdmissionPolicy
     Retain = 0,
 
     /// <summary>
-    /// Evict the least recently used entries to make room, approximated with the CLOCK algorithm
-    /// (one reference bit per entry, set on a hit, so hits take no lock). For general caching.
+    /// Evict the least recently used entries to make room, approximated so that hits take no lock: keys
+    /// without an expiration (the sample table's) carry the tick of their last write or read, and eviction
+    /// takes the oldest of five sampled at random, as Redis's <c>allkeys-lru</c> does; keys with an
+    /// expiration (the general index's) are aged by the CLOCK algorithm (one reference bit, set on a hit).
+    /// The two indexes are sampled in proportion to their entries. For general caching.
     /// </summary>
     Lru = 1,
 
-    /// <summary>Evict entries chosen at random to make room, as Redis's <c>allkeys-random</c>.</summary>
+    /// <summary>Evict entries chosen at random to make room, from either index in proportion to its entries, as Redis's <c>allkeys-random</c>.</summary>
     Random = 2,
 }

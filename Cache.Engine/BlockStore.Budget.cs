@@ -3,8 +3,7 @@ namespace Cache.Engine;
 /// <summary>The byte budget: what an entry is charged, reserving room, and making it under the policy.</summary>
 public sealed partial class BlockStore
 {
-    /// <summary>Bytes charged per entry of the general index (keys with an expiration, and every key of an
-    /// Lru or Random store) on top of key and value: the managed objects such an entry costs, as measured
+    /// <summary>Bytes charged per entry of the general index (keys with an expiration) on top of key and value: the managed objects such an entry costs, as measured
     /// (the entry, the array header of its bytes, the index's cache entry and dictionary node, a ring slot,
     /// and amortized table growth come to about 420 bytes on .NET 10; the lookaside table adds 16 to 32: two
     /// to four slots per entry). Samples cost far less: see <see cref="ChargeFor"/>.</summary>
@@ -13,10 +12,9 @@ public sealed partial class BlockStore
     private long _used;
 
     /// <summary>
-    /// The bytes a sample with these lengths is charged: a key without an expiration in a
-    /// <see cref="AdmissionPolicy.Retain"/> store, every dataset sample. Its record (a 16-byte header, key and
-    /// value, rounded up to 8 bytes) in the sample table's chunks, plus 32 bytes of index (a 12-byte slot at
-    /// the lowest load a growing segment has, 3/8). What that leaves out is not per entry: the head chunk's
+    /// The bytes a key without an expiration (every dataset sample), under any policy, is charged with these
+    /// lengths. Its record (a 16-byte header, key and value, rounded up to 8 bytes) in the sample table's
+    /// chunks, plus 43 bytes of index (a 16-byte slot at the lowest load a growing segment has, 3/8). What that leaves out is not per entry: the head chunk's
     /// unused tail (under 4 MB), the segments' fixed part, and dead records of chunks waiting for compaction.
     /// Checked against the process's RSS by perf <c>scale</c> (see the README).
     /// </summary>
@@ -29,8 +27,15 @@ public sealed partial class BlockStore
     public long ChargeOf(int keyLength, int valueLength, bool expiring = false) =>
         _samples is not null && !expiring ? ChargeFor(keyLength, valueLength) : IndexedChargeFor(keyLength, valueLength);
 
-    /// <summary>Reserves <paramref name="need"/> bytes, reclaiming expired entries and, when the policy allows, evicting.</summary>
-    private bool Reserve(long need, StoreEntry? keep)
+    /// <summary>Keys a sample-table eviction compares (the least recently used of them goes), as Redis's <c>maxmemory-samples</c> (5 by default).</summary>
+    internal const int EvictionSamples = 5;
+
+    /// <summary>
+    /// Reserves <paramref name="need"/> bytes, reclaiming expired entries and, when the policy allows, evicting.
+    /// Never evicts <paramref name="keep"/> (the indexed entry being replaced) or the sample whose key is
+    /// <paramref name="keepKey"/> (when <paramref name="keepSample"/>), whose charge the caller already counts on.
+    /// </summary>
+    private bool Reserve(long need, StoreEntry? keep, ReadOnlySpan<byte> keepKey = default, bool keepSample = false)
     {
         var reclaimedExpired = false;
         for (var attempt = 0; attempt < 100_000; attempt++)
@@ -47,21 +52,80 @@ public sealed partial class BlockStore
                 continue;
             }
 
-            var victim = Policy switch
-            {
-                AdmissionPolicy.Lru => _ring.NextClockVictim(keep),
-                AdmissionPolicy.Random => _ring.RandomEntry(keep),
-                _ => null,
-            };
-            if (victim is null)
+            if (!EvictOne(keep, keepKey, keepSample))
             {
                 return false;
             }
-
-            TryEvict(victim);
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Evicts one key under the policy, from whichever index holds it: false when there is none to evict (the
+    /// policy retains, or nothing is left but the kept key). True also when the victim's stripe was busy and
+    /// nothing left (the caller tries again).
+    /// </summary>
+    private bool EvictOne(StoreEntry? keep, ReadOnlySpan<byte> keepKey, bool keepSample)
+    {
+        var policy = Policy;
+        if (policy == AdmissionPolicy.Retain)
+        {
+            return false;
+        }
+
+        // The two indexes are picked from in proportion to their entries, so that every key has the same
+        // chance of being a candidate wherever it lives (Redis's allkeys policies sample the whole keyspace).
+        var samples = _samples!.Count;
+        var indexed = _ring.Count;
+        var fromTable = samples > 0 && (indexed == 0 || Random.Shared.NextInt64(samples + indexed) < samples);
+        if (fromTable && TryEvictSample(policy, keepKey, keepSample))
+        {
+            return true;
+        }
+
+        var victim = policy == AdmissionPolicy.Lru ? _ring.NextClockVictim(keep) : _ring.RandomEntry(keep);
+        if (victim is not null)
+        {
+            TryEvict(victim);
+            return true;
+        }
+
+        return !fromTable && samples > 0 && TryEvictSample(policy, keepKey, keepSample);
+    }
+
+    /// <summary>Evicts a sample picked by <see cref="SampleTable.TryPickVictim"/>; false when the table has no candidate.</summary>
+    private bool TryEvictSample(AdmissionPolicy policy, ReadOnlySpan<byte> keepKey, bool keepSample)
+    {
+        var keepHash = keepSample ? StoreKey.HashOf(keepKey) : 0;
+        if (!_samples!.TryPickVictim(Random.Shared, EvictionSamples, policy == AdmissionPolicy.Lru, keepKey, keepHash, keepSample, out var record, out var hash))
+        {
+            return false;
+        }
+
+        // TryEnter, as in TryEvict. The key's bytes stay readable after its record is released: the span holds the chunk.
+        var gate = StripeOf(hash);
+        if (!gate.TryEnter())
+        {
+            return true;
+        }
+
+        try
+        {
+            // Only the record sampled: a slot read while a compaction moved it may have named other bytes, and
+            // evicting whatever key those spell would take a key the sampling never saw (a hot one, say).
+            var key = record.KeySpan;
+            if (_samples.TryFindLocked(key, hash, out var present) && present.Chunk == record.Chunk && present.Offset == record.Offset)
+            {
+                RemoveSampleLocked(key, hash, ref _evicted);
+            }
+        }
+        finally
+        {
+            gate.Exit();
+        }
+
+        return true;
     }
 
     private bool TryReserve(long need)

@@ -22,7 +22,7 @@ public sealed partial class BlockStore
     public long SampleChunkBytes => _samples?.ChunkBytesHeld ?? 0;
 
     /// <summary>Bytes of the sample table's index now (12 per slot).</summary>
-    public long SampleIndexBytes => (_samples?.SlotCount ?? 0) * 12;
+    public long SampleIndexBytes => (_samples?.SlotCount ?? 0) * SampleTable.SlotBytes;
 
     /// <summary>A snapshot of the counters.</summary>
     public StoreStatistics GetStatistics() => new(

@@ -18,7 +18,7 @@ public sealed partial class BlockStore
         }
 
         var need = size - (presentBytes == 0 ? 0 : presentBytes + SampleTable.IndexChargePerEntry);
-        if (need > 0 && !Reserve(need, keep: null))
+        if (need > 0 && !Reserve(need, keep: null, key, keepSample: presentBytes != 0))
         {
             Interlocked.Increment(ref _rejectedFull);
             return SetResult.RejectedFull;
@@ -57,7 +57,7 @@ public sealed partial class BlockStore
         }
 
         var need = size - (presentBytes + SampleTable.IndexChargePerEntry);
-        if (need > 0 && !Reserve(need, keep: null))
+        if (need > 0 && !Reserve(need, keep: null, key, keepSample: true))
         {
             Interlocked.Increment(ref _rejectedFull);
             return SetResult.RejectedFull;

@@ -25,33 +25,24 @@ public sealed partial class BlockStore
         // is met by the evictions of later inserts.
         for (var attempt = 0; attempt < 1_000_000 && BytesUsed > capacity; attempt++)
         {
-            var victim = Policy == AdmissionPolicy.Lru ? _ring.NextClockVictim(null) : _ring.RandomEntry(null);
-            if (victim is null)
+            if (!EvictOne(null, default, keepSample: false))
             {
                 return;
             }
-
-            TryEvict(victim);
         }
     }
 
     /// <summary>
-    /// Changes the admission policy for the inserts that follow; the entries stay. A store that holds dataset samples
-    /// (kept in the sample table, which nothing evicts) refuses to start evicting while they are there, rather than
-    /// leave an evicting policy that cannot make room. Thread-safe.
+    /// Changes the admission policy for the inserts that follow; the entries stay, wherever they live, and an
+    /// evicting policy may evict any of them from then on (samples included: the sample table evicts too).
+    /// Under LRU, keys' ages are the last write or read seen while LRU was the policy. Thread-safe.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The policy is not defined.</exception>
-    /// <exception cref="InvalidOperationException">The store holds dataset samples and <paramref name="policy"/> evicts.</exception>
     public void ChangePolicy(AdmissionPolicy policy)
     {
         if (!Enum.IsDefined(policy))
         {
             throw new ArgumentOutOfRangeException(nameof(policy), policy, "Policy must be Retain, Lru or Random.");
-        }
-
-        if (policy != AdmissionPolicy.Retain && SampleCount > 0)
-        {
-            throw new InvalidOperationException($"The store holds {SampleCount} dataset samples, which are kept until removed; it cannot evict under {policy} while they are there.");
         }
 
         Volatile.Write(ref _policy, (int)policy);

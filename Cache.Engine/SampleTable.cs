@@ -5,8 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Cache.Engine;
 
 /// <summary>
-/// The store of immutable samples: keys without an expiration in a store whose policy never evicts
-/// (<see cref="AdmissionPolicy.Retain"/>), which is every dataset sample. Built so that its cost per entry
+/// The store of keys without an expiration, under every policy: every dataset sample, and most of a general
+/// cache's keys. Built so that its cost per entry
 /// does not grow with the entries, because the general index (<see cref="Microsoft.Extensions.Caching.Memory.MemoryCache"/>)
 /// did not meet that: filling 6.2M keys of 100 B through it stalled the node's event thread for 4.8 s
 /// (redis-server: 28 ms) and took 2.5x Redis's RSS. Its per-entry objects (the cache entry, its
@@ -23,14 +23,20 @@ namespace Cache.Engine;
 /// removed or replaced record leaves dead bytes; a chunk whose records are all dead is dropped, and a chunk
 /// less than half live is compacted off the caller's thread (<see cref="CompactPending"/>).</para>
 /// <para><b>Index.</b> 1024 segments (a segment lies within one of the store's 256 stripe locks), each an
-/// open-addressed table of 12-byte slots (hash, chunk id, offset): no object per entry. A segment grows by
+/// open-addressed table of 16-byte slots (hash, chunk id, offset, last-used tick): no object per entry. A segment grows by
 /// rehashing itself alone, under its stripe, so the largest step is 1/1024 of the index (20M entries: about
 /// 20k slots, tens of microseconds), never the whole of it; Redis rehashes incrementally for the same reason.
 /// Segments are read without locks: a per-segment sequence number (odd while a writer changes the
 /// segment) tells a reader to retry.</para>
 /// <para><b>Charge.</b> An entry is charged its record's bytes plus <see cref="IndexChargePerEntry"/>: a
-/// slot of 12 bytes at the lowest load a growing segment has (3/8, right after it doubled), 32 bytes.
+/// slot of 16 bytes at the lowest load a growing segment has (3/8, right after it doubled), 43 bytes.
 /// Segments emptied by removals shrink once under 3/16 full.</para>
+/// <para><b>Eviction.</b> The table keeps a clock (<see cref="Tick"/>, advanced by every insert); a slot
+/// holds the tick of its key's last write and, under LRU, its last read (one plain store, lock-free, only
+/// when the tick moved). <see cref="TryPickVictim"/> compares a few slots at random and names the oldest:
+/// no list to maintain on a hit, no step that grows with the table, as Redis's approximated LRU. An evicted
+/// record is dead bytes like a removed one: a chunk is dropped once all dead and compacted under half live,
+/// so the bytes held stay within about twice the live ones whatever the eviction order.</para>
 /// <para>Thread-safety: lookups take no lock. Every change to a key's segment is made under that key's
 /// stripe lock (the caller's); chunk allocation takes the table's own short lock.</para>
 /// </remarks>
@@ -38,10 +44,16 @@ internal sealed class SampleTable
 {
     public const int SegmentCount = 1024;
 
-    /// <summary>Index bytes charged per entry: a 12-byte slot at a load of 3/8 (see the remarks).</summary>
-    public const int IndexChargePerEntry = 32;
+    /// <summary>Index bytes charged per entry: a 16-byte slot at a load of 3/8 (see the remarks).</summary>
+    public const int IndexChargePerEntry = 43;
+
+    /// <summary>Bytes of one index slot (hash, chunk id, offset, last-used tick).</summary>
+    public const int SlotBytes = 16;
 
     public const int ChunkBytes = 4 << 20;
+
+    /// <summary>Tables of at most this many entries pick eviction victims by looking at every entry (see <see cref="TryPickVictim"/>).</summary>
+    public const int ExactBelow = 128;
 
     private const int OwnChunkAbove = 1 << 20;
     private const int MinSlots = 8;
@@ -64,6 +76,7 @@ internal sealed class SampleTable
     private int _head;
     private int _headOffset;
     private long _count;
+    private long _ticks;
     private long _chunkBytesTotal;
     private int _compacting;
     private int _sparsePending;
@@ -109,8 +122,16 @@ internal sealed class SampleTable
     /// <summary>The segment of a hash; its stripe is <c>hash &amp; 255</c>, which the segment's index shares.</summary>
     public static int SegmentOf(int hash) => hash & (SegmentCount - 1);
 
-    /// <summary>Finds a key without a lock. The record found may be replaced or removed right after; its bytes stay readable.</summary>
-    public bool TryFind(ReadOnlySpan<byte> key, int hash, out SampleRecord record)
+    /// <summary>The table's clock: advanced by every insert. A slot's <c>Used</c> tick against it is the key's age.</summary>
+    public uint Tick => (uint)Volatile.Read(ref _ticks);
+
+    /// <summary>
+    /// Finds a key without a lock. The record found may be replaced or removed right after; its bytes stay
+    /// readable. With <paramref name="touch"/>, a hit marks the key used now (for LRU eviction): one plain
+    /// store into its slot, only when the tick changed, so that a hot key's cache line is not dirtied on
+    /// every read. A touch that races a writer may be lost: the age is an approximation, as Redis's is.
+    /// </summary>
+    public bool TryFind(ReadOnlySpan<byte> key, int hash, out SampleRecord record, bool touch = false)
     {
         var segment = _segments[SegmentOf(hash)];
         var spinner = default(SpinWait);
@@ -123,7 +144,8 @@ internal sealed class SampleTable
                 continue;
             }
 
-            var found = Probe(segment, key, hash, out record, out _);
+            var slots = Volatile.Read(ref segment.Slots);
+            var found = Probe(slots, key, hash, out record, out var index);
             if (!StrongLoadOrder)
             {
                 Interlocked.MemoryBarrier();
@@ -131,6 +153,17 @@ internal sealed class SampleTable
 
             if (Volatile.Read(ref segment.Version) == version && (!found || record.IsWellFormed))
             {
+                if (found && touch)
+                {
+                    // Only the tick is written: a writer owns Hash, Chunk and Offset, and a lost tick costs nothing but accuracy.
+                    ref var used = ref slots[index].Used;
+                    var now = Tick;
+                    if (used != now)
+                    {
+                        used = now;
+                    }
+                }
+
                 return found;
             }
         }
@@ -138,7 +171,7 @@ internal sealed class SampleTable
 
     /// <summary>Finds a key; caller holds the key's stripe lock (so the segment does not change).</summary>
     public bool TryFindLocked(ReadOnlySpan<byte> key, int hash, out SampleRecord record) =>
-        Probe(_segments[SegmentOf(hash)], key, hash, out record, out _);
+        Probe(_segments[SegmentOf(hash)].Slots, key, hash, out record, out _);
 
     /// <summary>
     /// Inserts or replaces a key's value; caller holds the key's stripe lock. A value of the same length
@@ -148,9 +181,11 @@ internal sealed class SampleTable
     public void SetLocked(ReadOnlySpan<byte> key, int hash, ReadOnlySpan<byte> value, out int bytesBefore, out int bytesAfter)
     {
         var segment = _segments[SegmentOf(hash)];
-        if (Probe(segment, key, hash, out var old, out var index))
+        if (Probe(segment.Slots, key, hash, out var old, out var index))
         {
             bytesBefore = old.Bytes;
+            // A write is a use: the key is as young as the newest insert.
+            segment.Slots[index].Used = Tick;
             if (old.ValueLength == value.Length && old.TryOverwriteLocked(value))
             {
                 bytesAfter = bytesBefore;
@@ -191,7 +226,7 @@ internal sealed class SampleTable
             segment.Used++;
         }
 
-        slots[i] = new Slot { Hash = hash, Chunk = newChunk, Offset = newOffset };
+        slots[i] = new Slot { Hash = hash, Chunk = newChunk, Offset = newOffset, Used = (uint)Interlocked.Increment(ref _ticks) };
         segment.Live++;
         EndWrite(segment);
         Interlocked.Increment(ref _count);
@@ -201,7 +236,7 @@ internal sealed class SampleTable
     public int RemoveLocked(ReadOnlySpan<byte> key, int hash)
     {
         var segment = _segments[SegmentOf(hash)];
-        if (!Probe(segment, key, hash, out var record, out var index))
+        if (!Probe(segment.Slots, key, hash, out var record, out var index))
         {
             return 0;
         }
@@ -289,6 +324,100 @@ internal sealed class SampleTable
         return null;
     }
 
+    /// <summary>
+    /// Picks a key to evict, without a lock: when <paramref name="oldest"/>, the least recently used of
+    /// <paramref name="samples"/> live slots that follow a random position (Redis's approximated LRU samples
+    /// five keys the same way; a run of neighbouring slots costs one or two cache misses, and neighbours in a
+    /// hash table are keys at random), else the first live slot found there (random eviction). A table of at
+    /// most <see cref="ExactBelow"/> entries is searched whole instead: so few samples would miss its oldest
+    /// key too often. A key equal to <paramref name="exclude"/> (hash <paramref name="excludeHash"/>, when
+    /// <paramref name="excluding"/>) is never picked. The record is a view of the candidate's bytes and
+    /// <paramref name="hash"/> is computed from them, so the pair is consistent even when a slot was read
+    /// while a writer changed it; the caller confirms the key under its stripe.
+    /// </summary>
+    public bool TryPickVictim(Random random, int samples, bool oldest, ReadOnlySpan<byte> exclude, int excludeHash, bool excluding, out SampleRecord victim, out int hash)
+    {
+        // A slot read while a compaction moves its record may pair its age with another record's bytes (the
+        // new chunk, the old offset): the key's hash, checked against the slot's, tells, and the pick is redone.
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            if (!TryPickOnce(random, samples, oldest, exclude, excludeHash, excluding, out victim, out var slotHash))
+            {
+                hash = 0;
+                return false;
+            }
+
+            hash = StoreKey.HashOf(victim.KeySpan);
+            if (hash == slotHash)
+            {
+                return true;
+            }
+        }
+
+        victim = default;
+        hash = 0;
+        return false;
+    }
+
+    private bool TryPickOnce(Random random, int samples, bool oldest, ReadOnlySpan<byte> exclude, int excludeHash, bool excluding, out SampleRecord victim, out int slotHash)
+    {
+        victim = default;
+        slotHash = 0;
+        var count = Count;
+        if (count == 0)
+        {
+            return false;
+        }
+
+        var whole = count <= ExactBelow;
+        var wanted = whole ? int.MaxValue : oldest ? samples : 1;
+        var start = whole ? 0 : random.Next(SegmentCount);
+        var chunks = Volatile.Read(ref _chunks);
+        var now = Tick;
+        var found = false;
+        uint bestAge = 0;
+        var seen = 0;
+        for (var n = 0; n < SegmentCount && seen < wanted; n++)
+        {
+            var segment = _segments[(start + n) & (SegmentCount - 1)];
+            if (Volatile.Read(ref segment.Live) == 0)
+            {
+                continue;
+            }
+
+            var slots = Volatile.Read(ref segment.Slots);
+            var mask = slots.Length - 1;
+            var at = whole ? 0 : random.Next();
+            for (var k = 0; k <= mask && seen < wanted; k++)
+            {
+                var slot = slots[(at + k) & mask];
+                if (slot.Chunk <= 0 || slot.Chunk >= chunks.Length || chunks[slot.Chunk] is not { } chunk
+                    || (uint)slot.Offset > (uint)(chunk.Length - SampleRecord.HeaderBytes))
+                {
+                    continue;
+                }
+
+                var record = new SampleRecord(chunk, slot.Offset);
+                if (!record.IsWellFormed || (excluding && slot.Hash == excludeHash && record.KeySpan.SequenceEqual(exclude)))
+                {
+                    continue;
+                }
+
+                seen++;
+                var age = now - slot.Used;
+                if (!found || age > bestAge)
+                {
+                    found = true;
+                    bestAge = age;
+                    victim = record;
+                    slotHash = slot.Hash;
+                }
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>Prefetch hints for the segments of these hashes, then for the records found there.</summary>
     public void Prefetch(ReadOnlySpan<int> hashes)
     {
@@ -369,7 +498,7 @@ internal sealed class SampleTable
                     lock (stripeOf(hash))
                     {
                         var segment = _segments[SegmentOf(hash)];
-                        if (Probe(segment, key, hash, out var current, out var index) && current.Chunk == bytes && current.Offset == offset)
+                        if (Probe(segment.Slots, key, hash, out var current, out var index) && current.Chunk == bytes && current.Offset == offset)
                         {
                             var (chunk, newOffset, _) = Append(key, record.ValueSpan);
                             BeginWrite(segment);
@@ -392,9 +521,8 @@ internal sealed class SampleTable
         }
     }
 
-    private bool Probe(Segment segment, ReadOnlySpan<byte> key, int hash, out SampleRecord record, out int index)
+    private bool Probe(Slot[] slots, ReadOnlySpan<byte> key, int hash, out SampleRecord record, out int index)
     {
-        var slots = Volatile.Read(ref segment.Slots);
         var mask = slots.Length - 1;
         var i = Position(hash, mask);
         for (var probes = 0; probes <= mask; probes++)
@@ -594,6 +722,9 @@ internal sealed class SampleTable
         public int Hash;
         public int Chunk;
         public int Offset;
+
+        /// <summary>The table's tick when the key was last written or (under LRU) read: its age for eviction.</summary>
+        public uint Used;
     }
 
     private sealed class Segment

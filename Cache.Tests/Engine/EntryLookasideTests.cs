@@ -48,9 +48,12 @@ public class EntryLookasideTests
         var value = new byte[1000];
         var charge = BlockStore.IndexedChargeFor(2, value.Length);
         using var store = Store(charge * 4, AdmissionPolicy.Lru, clock);
+
+        // Keys with an expiration: the general index's, which the lookaside table fronts.
+        var later = clock.GetUtcNow().AddDays(1).ToUnixTimeMilliseconds();
         for (var i = 0; i < 4; i++)
         {
-            store.Set(K($"k{i}"), value);
+            store.Set(K($"k{i}"), value, later);
         }
 
         Assert.All(Enumerable.Range(0, 4), i => Assert.NotNull(Read(store, $"k{i}")));
@@ -58,7 +61,7 @@ public class EntryLookasideTests
         // Four more evict all four first keys, which the table had remembered.
         for (var i = 4; i < 8; i++)
         {
-            store.Set(K($"k{i}"), value);
+            store.Set(K($"k{i}"), value, later);
         }
 
         Assert.Equal(4, store.GetStatistics().Evicted);
@@ -81,9 +84,10 @@ public class EntryLookasideTests
     {
         using var store = Store(1L << 30, AdmissionPolicy.Lru);
         const int Count = 20_000;
+        var later = DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds();
         for (var i = 0; i < Count; i++)
         {
-            store.Set(K($"key:{i}"), K($"value:{i}"));
+            store.Set(K($"key:{i}"), K($"value:{i}"), later);
         }
 
         store.SettleLookaside();
@@ -138,13 +142,17 @@ public class EntryLookasideTests
 
     [Trait("Category", "Slow")]
     [Theory]
-    [InlineData(AdmissionPolicy.Retain, 64L << 20)]
-    [InlineData(AdmissionPolicy.Lru, 8L * 1024)]
-    [InlineData(AdmissionPolicy.Random, 8L * 1024)]
-    public void Readers_never_see_a_key_that_writers_removed_or_a_value_another_key_holds(AdmissionPolicy policy, long capacity)
+    [InlineData(AdmissionPolicy.Retain, 64L << 20, false)]
+    [InlineData(AdmissionPolicy.Lru, 2L * 1024, false)]
+    [InlineData(AdmissionPolicy.Random, 2L * 1024, false)]
+    [InlineData(AdmissionPolicy.Lru, 8L * 1024, true)]
+    [InlineData(AdmissionPolicy.Random, 8L * 1024, true)]
+    public void Readers_never_see_a_key_that_writers_removed_or_a_value_another_key_holds(AdmissionPolicy policy, long capacity, bool expiring)
     {
-        // The small stores hold a fraction of the keys, so that writers evict all the time as well.
+        // The small stores hold a fraction of the keys, so that writers evict all the time as well. Keys
+        // without an expiration live in the sample table; with one, in the general index and the lookaside.
         using var store = Store(capacity, policy);
+        var expiresAt = expiring ? DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds() : 0;
         const int Keys = 64;
         var wrong = 0;
         var reads = 0L;
@@ -161,7 +169,7 @@ public class EntryLookasideTests
                 else
                 {
                     // Lengths vary, so that values are replaced as well as overwritten in place.
-                    store.Set(K($"k{key}"), K($"k{key}:" + new string('x', random.Next(1, 40))));
+                    store.Set(K($"k{key}"), K($"k{key}:" + new string('x', random.Next(1, 40))), expiresAt);
                 }
             }
         }));

@@ -12,7 +12,7 @@ public class TrackedPrefixTests
     public void A_tracked_count_starts_from_the_keys_present_and_follows_every_way_in_and_out()
     {
         var clock = new ManualTimeProvider(DateTimeOffset.UnixEpoch.AddDays(20000));
-        var charge = BlockStore.IndexedChargeFor(4, 100);
+        var charge = BlockStore.ChargeFor(4, 100);
         using var store = BlockStoreTests.Store(charge * 5, AdmissionPolicy.Lru, clock);
         int Present() => new[] { "a:01", "a:02", "a:03", "a:04", "a:05", "a:06" }.Count(k => store.ContainsKey(K(k)));
         var value = new byte[100];

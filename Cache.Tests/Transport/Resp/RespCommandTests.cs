@@ -383,7 +383,7 @@ public class RespCommandTests
     [Fact]
     public async Task An_lru_store_evicts_and_reports_it()
     {
-        await using var h = new RespHarness(capacity: BlockStore.IndexedChargeFor(2, 10) * 2, policy: AdmissionPolicy.Lru);
+        await using var h = new RespHarness(capacity: BlockStore.ChargeFor(2, 10) * 2, policy: AdmissionPolicy.Lru);
         for (var i = 0; i < 5; i++)
         {
             Assert.Equal(Ok, await h.RunAsync("SET", $"k{i}", "0123456789"));

@@ -126,11 +126,6 @@ internal static class ConfigSettings
                         return Failed(name, "argument(s) must be one of the following: noeviction, allkeys-lru, allkeys-random (the policies this store has)");
                     }
 
-                    if (chosen != AdmissionPolicy.Retain && server.Store.SampleCount > 0)
-                    {
-                        return Failed(name, $"the node holds {server.Store.SampleCount} dataset samples, which are never evicted; FLUSHALL first");
-                    }
-
                     changes.Add(() => server.Store.ChangePolicy(chosen));
                     break;
                 case "slowlog-log-slower-than":
