@@ -14,7 +14,7 @@ public sealed partial class BlockStore
     /// <summary>
     /// The bytes a key without an expiration (every dataset sample), under any policy, is charged with these
     /// lengths. Its record (a 16-byte header, key and value, rounded up to 8 bytes) in the sample table's
-    /// chunks, plus 43 bytes of index (a 16-byte slot at the lowest load a growing segment has, 3/8). What that leaves out is not per entry: the head chunk's
+    /// chunks, plus 52 bytes of index (a 16-byte slot at the lowest load a segment is left at, 5/16). What that leaves out is not per entry: the head chunk's
     /// unused tail (under 4 MB), the segments' fixed part, and dead records of chunks waiting for compaction.
     /// Checked against the process's RSS by perf <c>scale</c> (see the README).
     /// </summary>

@@ -30,10 +30,13 @@ internal static class ScaleScenario
         var largeBytes = args.Int("large-bytes", 16 * 1024);
         var libraryKeys = args.Long("library-keys", quick ? 200_000 : 6_000_000);
         var getRequests = args.Long("get", 0);
+        var getSmallKeys = args.Long("get-small-keys", 100_000);
         var probeMs = args.Int("probe-ms", 5);
         var policy = args.String("policy") ?? "retain";
         var budgetMb = args.Long("budget-mb", quick ? 64 : 1024);
         var budgetBytes = args.Int("budget-bytes", 1024);
+        var evictMb = args.Long("evict-mb", quick ? 0 : 256);
+        var evictRequests = args.Long("evict-requests", 8_000_000);
         var servers = (args.String("servers") ?? "cache,redis-server,library").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var benchmark = ExternalTools.Find("redis-benchmark");
         var rows = new List<Row>();
@@ -81,7 +84,7 @@ internal static class ScaleScenario
                     continue;
                 }
 
-                rows.Add(FillResp(process, benchmark, n, r, bytes, probeMs, getRequests));
+                rows.Add(FillResp(process, benchmark, n, r, bytes, probeMs, getRequests, getSmallKeys: getSmallKeys));
             }
         }
 
@@ -110,6 +113,29 @@ internal static class ScaleScenario
             }
         }
 
+        // Steady eviction: both servers with the same budget under LRU (--policy lru / allkeys-lru), written
+        // several budgets' worth of distinct keys: keys held, RSS against the budget, stalls while every write evicts.
+        if (evictMb > 0 && benchmark is not null)
+        {
+            var evictRows = new List<Row>();
+            foreach (var server in servers.Where(s => s != "library"))
+            {
+                using var process = server == "cache" ? ServerProcess.StartNode("lru", evictMb, "lru") : ServerProcess.StartRedis(evictMb, "allkeys-lru", "lru");
+                if (process is not null)
+                {
+                    evictRows.Add(FillResp(process, benchmark, evictRequests, evictRequests, valueBytes, probeMs, 0));
+                }
+            }
+
+            rows.AddRange(evictRows);
+            if (evictRows.Count == 2)
+            {
+                double V(Row row, string name) => Convert.ToDouble(row.First(kv => kv.Key == name).Value, CultureInfo.InvariantCulture);
+                summary.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"LRU eviction, {valueBytes} B values, {evictMb} MB budget, {evictRequests:N0} writes of distinct keys: keys held node / redis-server {V(evictRows[0], "keys") / V(evictRows[1], "keys"):F2}x, RSS {V(evictRows[0], "rssMb") / V(evictRows[1], "rssMb"):F2}x (node {V(evictRows[0], "rssMb"):F0} MB, redis-server {V(evictRows[1], "rssMb"):F0} MB), fill {V(evictRows[0], "fillSeconds") / V(evictRows[1], "fillSeconds"):F2}x, max stall {V(evictRows[0], "maxStallMs"):F1} vs {V(evictRows[1], "maxStallMs"):F1} ms"));
+            }
+        }
+
         foreach (var bytes in rows.Where(r => !((string)r[0].Value).Contains('@', StringComparison.Ordinal)).Select(r => (int)r[2].Value).Distinct())
         {
             var node = rows.FirstOrDefault(r => (string)r[0].Value == "cache" && (int)r[2].Value == bytes);
@@ -126,17 +152,35 @@ internal static class ScaleScenario
                 $"{bytes} B: node / redis-server: fill {V(node, "fillSeconds") / V(redis, "fillSeconds"):F2}x, RSS {V(node, "rssMb") / V(redis, "rssMb"):F2}x, RSS per key {perEntryNode / perEntryRedis:F2}x (keys per GB of RSS {perEntryRedis / perEntryNode:F2}x), max stall {V(node, "maxStallMs"):F1} vs {V(redis, "maxStallMs"):F1} ms"));
         }
 
+        foreach (var row in rows.Where(r => r.Any(kv => kv.Key == "getP16RpsSmall")))
+        {
+            double V(string name) => Convert.ToDouble(row.First(kv => kv.Key == name).Value, CultureInfo.InvariantCulture);
+            summary.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{row[0].Value}: GET -P 16 at {V("keys"):N0} keys / at {V("getKeysSmall"):N0} keys: {V("getP16Rps") / V("getP16RpsSmall"):F2}x ({V("getP16Rps"):N0}/s vs {V("getP16RpsSmall"):N0}/s)"));
+        }
+
         return new ScenarioResult("scale", rows, summary);
     }
 
     /// <summary>redis-benchmark through RESP into one server process, with the PING probe running.</summary>
-    private static Row FillResp(ServerProcess process, string benchmark, long requests, long range, int bytes, int probeMs, long getRequests, bool untilRefused = false)
+    private static Row FillResp(ServerProcess process, string benchmark, long requests, long range, int bytes, int probeMs, long getRequests, bool untilRefused = false, long getSmallKeys = 0)
     {
         string N(long n) => n.ToString(CultureInfo.InvariantCulture);
         // An untimed warm-up, then a flush: a fresh node's first requests run its code's first (tiered JIT)
         // compilation, a one-time cost of a process's start rather than of a fill.
         ExternalTools.Run(benchmark, ["-p", N(process.Port), "-t", "set,get,ping", "-n", "100000", "-r", "10000", "-d", N(bytes), "-P", "64", "-c", "8", "-q"], TimeSpan.FromMinutes(5));
         process.Command("*1\r\n$8\r\nFLUSHALL\r\n");
+
+        // The reference for GET's throughput at scale: the same GETs over a small keyspace (every key present),
+        // in the same process, minutes before, so that the ratio is the index's size and not the machine's hour.
+        var smallRps = double.NaN;
+        if (getRequests > 0 && getSmallKeys > 0)
+        {
+            Harness.Progress("scale", $"{process.Name}: GET -P 16 over {N(getSmallKeys)} keys first");
+            ExternalTools.Run(benchmark, ["-p", N(process.Port), "-t", "set", "-n", N(getSmallKeys * 5), "-r", N(getSmallKeys), "-d", N(bytes), "-P", "64", "-c", "8", "-q"], TimeSpan.FromMinutes(10));
+            smallRps = ParseRps(ExternalTools.Run(benchmark, ["-p", N(process.Port), "-t", "get", "-n", N(getRequests), "-r", N(getSmallKeys), "-P", "16", "-c", "50", "-q"], TimeSpan.FromHours(1)));
+            process.Command("*1\r\n$8\r\nFLUSHALL\r\n");
+        }
         Harness.Progress("scale", $"{process.Name}: SET {N(requests)} requests over {N(range)} keys of {bytes} B");
         var stopwatch = Stopwatch.StartNew();
         List<double> stalls;
@@ -163,6 +207,8 @@ internal static class ScaleScenario
             Harness.Progress("scale", $"{process.Name}: GET -P 16, {N(getRequests)} requests");
             var output = ExternalTools.Run(benchmark, ["-p", N(process.Port), "-t", "get", "-n", N(getRequests), "-r", N(range), "-P", "16", "-c", "50", "-q"], TimeSpan.FromHours(1));
             row.Add("getP16Rps", ParseRps(output));
+            row.Add("getP16RpsSmall", smallRps);
+            row.Add("getKeysSmall", getSmallKeys);
         }
 
         var info = process.Info("memory");
@@ -317,14 +363,14 @@ internal static class ScaleScenario
 
         public int Port { get; }
 
-        public static ServerProcess StartNode(string policy, long budgetMb = 0)
+        public static ServerProcess StartNode(string policy, long budgetMb = 0, string? tag = null)
         {
             var port = ExternalTools.FreePort();
             var capacity = budgetMb > 0 ? $"{budgetMb}mb" : "20gb";
-            return Start(budgetMb > 0 ? $"cache@{budgetMb}mb" : "cache", "dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "cache-node.dll"), "--port", port.ToString(CultureInfo.InvariantCulture), "--capacity", capacity, "--policy", policy], port);
+            return Start(budgetMb > 0 ? $"cache@{budgetMb}mb{(tag is null ? "" : " " + tag)}" : "cache", "dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "cache-node.dll"), "--port", port.ToString(CultureInfo.InvariantCulture), "--capacity", capacity, "--policy", policy], port);
         }
 
-        public static ServerProcess? StartRedis(long budgetMb = 0)
+        public static ServerProcess? StartRedis(long budgetMb = 0, string budgetPolicy = "noeviction", string? tag = null)
         {
             var path = ExternalTools.Find("redis-server");
             if (path is null)
@@ -333,8 +379,8 @@ internal static class ScaleScenario
             }
 
             var port = ExternalTools.FreePort();
-            string[] limit = budgetMb > 0 ? ["--maxmemory", $"{budgetMb}mb", "--maxmemory-policy", "noeviction"] : [];
-            return Start(budgetMb > 0 ? $"redis-server@{budgetMb}mb" : "redis-server", path, ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", .. limit], port);
+            string[] limit = budgetMb > 0 ? ["--maxmemory", $"{budgetMb}mb", "--maxmemory-policy", budgetPolicy] : [];
+            return Start(budgetMb > 0 ? $"redis-server@{budgetMb}mb{(tag is null ? "" : " " + tag)}" : "redis-server", path, ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", .. limit], port);
         }
 
         private static ServerProcess Start(string name, string program, string[] args, int port)
