@@ -6,12 +6,15 @@ namespace Perf;
 /// Opt-in diagnostics for the mesh epoch workers (<c>CACHE_PERF_THREADS=1</c>): the CPU time each thread of this
 /// process used during an epoch, and its context switches, read from /proc (Linux only), written to standard error.
 /// On a machine with fewer cores than spinning threads, the first epoch is CPU-bound, so this shows which threads
-/// take time from the source's producers.
+/// take time from the source's producers. The trace compiles code of its own (file reads, dictionaries): with it on, the JIT
+/// counts of the timed epochs include it.
 /// </summary>
 internal sealed class ThreadCpuTrace
 {
     private Dictionary<int, (string Name, long Ticks, long Voluntary, long Involuntary)> _before = Snapshot();
     private long _processBefore = ProcessTicks();
+    private long _jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+    private TimeSpan _jitTimeBefore = System.Runtime.JitInfo.GetCompilationTime();
 
     public static bool Enabled { get; } = Environment.GetEnvironmentVariable("CACHE_PERF_THREADS") == "1" && Directory.Exists("/proc/self/task");
 
@@ -29,14 +32,16 @@ internal sealed class ThreadCpuTrace
             total += used;
             if (used > 0 || switches > 20)
             {
-                lines.Add((used, string.Create(CultureInfo.InvariantCulture, $"  {name,-24} cpu {used * 10,6} ms  vol {voluntary - was.Voluntary,6}  invol {involuntary - was.Involuntary,6}")));
+                lines.Add((used, string.Create(CultureInfo.InvariantCulture, $"  {name,-24} cpu {used / 10.0,8:F1} ms  vol {voluntary - was.Voluntary,6}  invol {involuntary - was.Involuntary,6}")));
             }
         }
 
         // The process's own count includes threads that ended during the interval (the loader's workers end with the epoch).
         var process = ProcessTicks();
-        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[threads] rank {Environment.GetEnvironmentVariable("RANK")} {label}: {(process - _processBefore) * 10} ms cpu ({total * 10} ms in live threads), {now.Count} threads"));
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[threads] rank {Environment.GetEnvironmentVariable("RANK")} {label}: {(process - _processBefore) * 10} ms cpu ({total / 10.0:F1} ms in live threads), {now.Count} threads, {System.Runtime.JitInfo.GetCompiledMethodCount() - _jitMethodsBefore} methods compiled in {(System.Runtime.JitInfo.GetCompilationTime() - _jitTimeBefore).TotalMilliseconds:F1} ms"));
         _processBefore = process;
+        _jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+        _jitTimeBefore = System.Runtime.JitInfo.GetCompilationTime();
         foreach (var (_, text) in lines.OrderByDescending(l => l.Ticks))
         {
             Console.Error.WriteLine(text);
@@ -78,7 +83,14 @@ internal sealed class ThreadCpuTrace
                 var fields = stat[(close + 2)..].Split(' ');
 
                 // Fields after the name: state is [0]; utime and stime are the 14th and 15th of the line, [11] and [12] here.
-                var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                // In units of 0.1 ms: the clock ticks of stat (10 ms) unless the kernel's schedstat is there.
+                var ticks = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 100;
+                if (File.Exists(Path.Combine(dir, "schedstat")))
+                {
+                    // Nanoseconds on the CPU, where the kernel keeps them: the clock ticks of stat are 10 ms, too coarse for
+                    // threads that wake for microseconds at a time.
+                    ticks = long.Parse(File.ReadAllText(Path.Combine(dir, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture) / 100_000;
+                }
                 long voluntary = 0, involuntary = 0;
                 foreach (var line in File.ReadLines(Path.Combine(dir, "status")))
                 {
