@@ -45,6 +45,9 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     // Samples in the channel or in the flusher's unwritten batch: crossing the writer buffer size wakes the flusher.
     private int _unwritten;
     private long _wakeUps;
+
+    // Of the flusher's unwritten batch, the samples counted in _unwritten (not held); the flusher's alone.
+    private int _countedInBatch;
     private long _written;
     private long _rejected;
     private long _failed;
@@ -98,7 +101,12 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Queues <paramref name="encoded"/> under <paramref name="key"/> (both owned from now on). Never blocks, never does I/O.</summary>
-    public void Add(StoreKey key, byte[] encoded)
+    /// <param name="key">The sample's full key.</param>
+    /// <param name="encoded">The encoded sample.</param>
+    /// <param name="held">True: the sample does not count toward the writer buffer that wakes the flusher; it goes with
+    /// the next write, or at the next <see cref="RequestFlush"/> (the loader's misses: written once per batch, one
+    /// request per owner, instead of every writer buffer).</param>
+    public void Add(StoreKey key, byte[] encoded, bool held = false)
     {
         if (Interlocked.Increment(ref _queued) > Capacity)
         {
@@ -115,7 +123,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
             return;
         }
 
-        if (!TryEnqueue(new Item(key, encoded, null)))
+        if (!TryEnqueue(new Item(key, encoded, null, held)))
         {
             // Completed (disposed): nothing will write it.
             Forget(key, encoded);
@@ -125,7 +133,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
 
         // Exactly at the threshold: each climb to a full buffer wakes the flusher once; the flusher takes the count
         // down by what it writes, so the next full buffer wakes it again.
-        if (Interlocked.Increment(ref _unwritten) == _batchSize)
+        if (!held && Interlocked.Increment(ref _unwritten) == _batchSize)
         {
             Wake();
         }
@@ -200,7 +208,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
 
     private bool TryEnqueueBarrier(Barrier barrier)
     {
-        if (!TryEnqueue(new Item(null, null, barrier)))
+        if (!TryEnqueue(new Item(null, null, barrier, false)))
         {
             return false;
         }
@@ -268,15 +276,21 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
                 }
 
                 batch.Add(new(item.Key!, item.Value!));
+                if (!item.Held)
+                {
+                    _countedInBatch++;
+                }
+
                 if (batch.Count >= MaxBatch)
                 {
                     await WriteAsync(batch).ConfigureAwait(false);
                 }
             }
 
-            if (batch.Count < _batchSize)
+            if (_countedInBatch < _batchSize)
             {
                 // An Add after the last read brings the count to the threshold (counted with this batch) and wakes us.
+                // Held samples wait for a barrier, or go with the next full buffer.
                 return;
             }
 
@@ -294,7 +308,8 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
 
         var entries = batch.ToArray();
         batch.Clear();
-        Interlocked.Add(ref _unwritten, -entries.Length);
+        Interlocked.Add(ref _unwritten, -_countedInBatch);
+        _countedInBatch = 0;
         var results = new SetResult[entries.Length];
         try
         {
@@ -357,7 +372,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Dataset {DatasetName}: a write to the cache failed; its samples are counted as dropped")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, string datasetName);
 
-    private readonly record struct Item(StoreKey? Key, byte[]? Value, Barrier? Barrier);
+    private readonly record struct Item(StoreKey? Key, byte[]? Value, Barrier? Barrier, bool Held);
 
     /// <summary>A flush request in the queue, released by the flusher once everything before it is written.</summary>
     private sealed class Barrier(bool synchronous)
