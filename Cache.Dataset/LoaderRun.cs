@@ -218,8 +218,15 @@ internal sealed class LoaderRun<T>
                 {
                     var sample = _dataset.Source[batch.Indices[position]];
                     batch.Samples[position] = sample;
-                    _dataset.Cache.Add(batch.Keys[position], sample);
-                    batch.MissProduced();
+
+                    // Held until the batch is complete, then written together: one request per owner per batch rather
+                    // than per writer buffer (20 samples by default). Each request wakes a thread in the owner, which on
+                    // a machine with more busy threads than cores takes the CPU from that owner's own producer.
+                    _dataset.Cache.AddHeld(batch.Keys[position], sample);
+                    if (batch.MissProduced())
+                    {
+                        _dataset.Cache.RequestFlush();
+                    }
                 }
 #pragma warning disable CA1031 // The source's exception is the consumer's: it is rethrown where the batch is awaited.
                 catch (Exception ex)

@@ -34,12 +34,16 @@ internal sealed class PendingBatch<T>
     /// <summary>Misses the workers must still produce.</summary>
     public void ExpectMisses(int count) => Volatile.Write(ref _remaining, count);
 
-    public void MissProduced()
+    /// <summary>Counts a produced miss; true for the one that completed the batch.</summary>
+    public bool MissProduced()
     {
         if (Interlocked.Decrement(ref _remaining) == 0)
         {
             Complete();
+            return true;
         }
+
+        return false;
     }
 
     public void Complete()

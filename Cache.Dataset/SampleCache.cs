@@ -170,6 +170,9 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
     /// <summary>Queues a freshly produced sample under <paramref name="key"/> (owned from now on). Encodes on the caller's thread; never does I/O.</summary>
     public void Add(StoreKey key, T sample) => _writeBehind.Add(key, Encode(sample));
 
+    /// <summary>As <see cref="Add"/>, but written with the next <see cref="RequestFlush"/> (or the next full writer buffer), not on its own: the loader's misses, one write per batch.</summary>
+    public void AddHeld(StoreKey key, T sample) => _writeBehind.Add(key, Encode(sample), held: true);
+
     /// <summary>Waits until every queued sample has been answered for by the backend.</summary>
     public void Flush() => _writeBehind.Flush();
 

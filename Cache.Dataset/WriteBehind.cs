@@ -25,8 +25,15 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     private readonly int _batchSize;
 
     // Bounded by _queued rather than by the channel: a Flush barrier always finds room, a sample only within
-    // the cap. No synchronous continuations: a producer's TryWrite never runs the flusher (and its I/O) itself.
+    // the cap. Nobody awaits this channel: the flusher only drains it when woken through _wake, so a sample's
+    // TryWrite is a lock and an enqueue, never a thread's wake-up.
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+
+    // Wakes the flusher: once per WriterBufferSize samples and for every barrier, not once per sample. A wake-up per
+    // sample cost a pool thread's wake (and, on a machine with more busy threads than cores, a producer preempted)
+    // for every sample produced, to add it to a batch that then waited for more. No synchronous continuations: a
+    // producer's signal never runs the flusher (and its I/O) itself.
+    private readonly Channel<bool> _wake = Channel.CreateUnbounded<bool>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
 
     private readonly ConcurrentDictionary<StoreKey, byte[]> _pending = new();
     private readonly Task _flusher;
@@ -34,6 +41,13 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     // Set when the flusher has written everything and ended: what the synchronous Dispose waits on (an event, not a task).
     private readonly ManualResetEventSlim _stopped = new();
     private int _queued;
+
+    // Samples in the channel or in the flusher's unwritten batch: crossing the writer buffer size wakes the flusher.
+    private int _unwritten;
+    private long _wakeUps;
+
+    // Of the flusher's unwritten batch, the samples counted in _unwritten (not held); the flusher's alone.
+    private int _countedInBatch;
     private long _written;
     private long _rejected;
     private long _failed;
@@ -62,6 +76,9 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
 
     public long Written => Interlocked.Read(ref _written);
 
+    /// <summary>Times the flusher was signalled (a full writer buffer or a flush); tests check it is not once per sample.</summary>
+    internal long WakeUps => Interlocked.Read(ref _wakeUps);
+
     public long Rejected => Interlocked.Read(ref _rejected);
 
     /// <summary>Failed writes plus samples dropped at the cap or after completion.</summary>
@@ -84,7 +101,12 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Queues <paramref name="encoded"/> under <paramref name="key"/> (both owned from now on). Never blocks, never does I/O.</summary>
-    public void Add(StoreKey key, byte[] encoded)
+    /// <param name="key">The sample's full key.</param>
+    /// <param name="encoded">The encoded sample.</param>
+    /// <param name="held">True: the sample does not count toward the writer buffer that wakes the flusher; it goes with
+    /// the next write, or at the next <see cref="RequestFlush"/> (the loader's misses: written once per batch, one
+    /// request per owner, instead of every writer buffer).</param>
+    public void Add(StoreKey key, byte[] encoded, bool held = false)
     {
         if (Interlocked.Increment(ref _queued) > Capacity)
         {
@@ -101,11 +123,19 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
             return;
         }
 
-        if (!TryEnqueue(new Item(key, encoded, null)))
+        if (!TryEnqueue(new Item(key, encoded, null, held)))
         {
             // Completed (disposed): nothing will write it.
             Forget(key, encoded);
             Interlocked.Increment(ref _dropped);
+            return;
+        }
+
+        // Exactly at the threshold: each climb to a full buffer wakes the flusher once; the flusher takes the count
+        // down by what it writes, so the next full buffer wakes it again.
+        if (!held && Interlocked.Increment(ref _unwritten) == _batchSize)
+        {
+            Wake();
         }
     }
 
@@ -120,7 +150,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
         }
 
         var barrier = new Barrier(synchronous: true);
-        if (TryEnqueue(new Item(null, null, barrier)))
+        if (TryEnqueueBarrier(barrier))
         {
             // The flusher sets the event itself: no continuation has to be scheduled for this thread to wake.
             barrier.Event!.Wait();
@@ -132,7 +162,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     {
         if (Volatile.Read(ref _queued) > 0)
         {
-            TryEnqueue(new Item(null, null, new Barrier(synchronous: false)));
+            TryEnqueueBarrier(new Barrier(synchronous: false));
         }
     }
 
@@ -145,7 +175,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
         }
 
         var barrier = new Barrier(synchronous: false);
-        return TryEnqueue(new Item(null, null, barrier))
+        return TryEnqueueBarrier(barrier)
             ? barrier.Completion!.Task.WaitAsync(cancellationToken)
             : Task.CompletedTask;
     }
@@ -155,7 +185,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
-            _queue.Writer.TryComplete();
+            Complete();
 
             // An event set by the flusher as it ends, not a wait on its task: this thread is woken directly. The event
             // is not disposed: the flusher may still be inside Set, and without a wait handle it holds nothing to release.
@@ -168,7 +198,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
-            _queue.Writer.TryComplete();
+            Complete();
             await _flusher.ConfigureAwait(false);
         }
     }
@@ -176,43 +206,96 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     // False once completed (disposed): the final drain has written everything before it.
     private bool TryEnqueue(Item item) => _queue.Writer.TryWrite(item);
 
+    private bool TryEnqueueBarrier(Barrier barrier)
+    {
+        if (!TryEnqueue(new Item(null, null, barrier, false)))
+        {
+            return false;
+        }
+
+        Wake();
+        return true;
+    }
+
+    private void Wake()
+    {
+        Interlocked.Increment(ref _wakeUps);
+        _wake.Writer.TryWrite(true);
+    }
+
+    // The items first: once the wake channel reports completion, every item that was accepted is in the channel.
+    private void Complete()
+    {
+        _queue.Writer.TryComplete();
+        _wake.Writer.TryComplete();
+    }
+
     private async Task RunAsync()
     {
         try
         {
-            var reader = _queue.Reader;
+            var wake = _wake.Reader;
             var batch = new List<KeyValuePair<StoreKey, byte[]>>(_batchSize);
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (await wake.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (reader.TryRead(out var item))
+                while (wake.TryRead(out _))
                 {
-                    if (item.Barrier is { } barrier)
-                    {
-                        // Everything queued before the barrier is in the batch.
-                        await WriteAsync(batch).ConfigureAwait(false);
-                        barrier.Release();
-                        continue;
-                    }
-
-                    batch.Add(new(item.Key!, item.Value!));
-                    if (batch.Count >= MaxBatch)
-                    {
-                        await WriteAsync(batch).ConfigureAwait(false);
-                    }
                 }
 
-                // Fewer than WriterBufferSize samples wait for more (or for a flush), as Bagua's writer buffer.
-                if (batch.Count >= _batchSize)
-                {
-                    await WriteAsync(batch).ConfigureAwait(false);
-                }
+                await DrainAsync(batch).ConfigureAwait(false);
             }
 
+            // Completed: the wake channel completes after the items' channel, so everything accepted is there now.
+            await DrainAsync(batch).ConfigureAwait(false);
             await WriteAsync(batch).ConfigureAwait(false);
         }
         finally
         {
             _stopped.Set();
+        }
+    }
+
+    /// <summary>
+    /// Takes everything queued into <paramref name="batch"/>, writing at each barrier and every <see cref="MaxBatch"/>
+    /// samples, until the queue is empty with fewer than WriterBufferSize samples held: those wait for more (or for a
+    /// flush), as Bagua's writer buffer.
+    /// </summary>
+    private async ValueTask DrainAsync(List<KeyValuePair<StoreKey, byte[]>> batch)
+    {
+        var reader = _queue.Reader;
+        while (true)
+        {
+            while (reader.TryRead(out var item))
+            {
+                if (item.Barrier is { } barrier)
+                {
+                    // Everything queued before the barrier is in the batch.
+                    await WriteAsync(batch).ConfigureAwait(false);
+                    barrier.Release();
+                    continue;
+                }
+
+                batch.Add(new(item.Key!, item.Value!));
+                if (!item.Held)
+                {
+                    _countedInBatch++;
+                }
+
+                if (batch.Count >= MaxBatch)
+                {
+                    await WriteAsync(batch).ConfigureAwait(false);
+                }
+            }
+
+            if (_countedInBatch < _batchSize)
+            {
+                // An Add after the last read brings the count to the threshold (counted with this batch) and wakes us.
+                // Held samples wait for a barrier, or go with the next full buffer.
+                return;
+            }
+
+            // While this writes, more may arrive without a wake-up (the count is past the threshold): read again.
+            await WriteAsync(batch).ConfigureAwait(false);
         }
     }
 
@@ -225,6 +308,8 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
 
         var entries = batch.ToArray();
         batch.Clear();
+        Interlocked.Add(ref _unwritten, -_countedInBatch);
+        _countedInBatch = 0;
         var results = new SetResult[entries.Length];
         try
         {
@@ -287,7 +372,7 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Dataset {DatasetName}: a write to the cache failed; its samples are counted as dropped")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, string datasetName);
 
-    private readonly record struct Item(StoreKey? Key, byte[]? Value, Barrier? Barrier);
+    private readonly record struct Item(StoreKey? Key, byte[]? Value, Barrier? Barrier, bool Held);
 
     /// <summary>A flush request in the queue, released by the flusher once everything before it is written.</summary>
     private sealed class Barrier(bool synchronous)

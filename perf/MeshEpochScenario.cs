@@ -44,7 +44,8 @@ internal static class MeshEpochScenario
 
         // Room for every cached dataset of the run (each mode and repeat has its own), with slack for imbalance between owners.
         var capacityPerHost = (long)samples * (payload + 64 + Cache.Engine.BlockStore.EntryOverhead) * repeats * 3 * 2;
-        var workers = StartWorkers(nodes, samples, payload, costMs, capacityPerHost, workersOption is null ? null : loaderWorkers, readAhead);
+        var warmUp = args.Int("warm-up", 1);
+        var workers = StartWorkers(nodes, samples, payload, costMs, capacityPerHost, workersOption is null ? null : loaderWorkers, readAhead, warmUp);
         var seconds = new Dictionary<(string Mode, int Epoch), List<double>>();
         var hitRates = new Dictionary<(string Mode, int Epoch), List<double>>();
         try
@@ -87,7 +88,7 @@ internal static class MeshEpochScenario
 
         var summary = new List<string>
         {
-            $"{nodes} processes on {Environment.ProcessorCount} cores, {samples} samples of {payload} B, {costMs} ms each, each rank reads 1/{nodes} of every epoch; an epoch ends with its slowest rank; median of {repeats} runs.",
+            $"{nodes} processes on {Environment.ProcessorCount} cores, {samples} samples of {payload} B, {costMs} ms each, each rank reads 1/{nodes} of every epoch; an epoch ends with its slowest rank; median of {repeats} runs; {(warmUp != 0 ? "every mode's code ran untimed first (--warm-up 0 to time a cold process)" : "no warm-up: the first epochs include the JIT")}.",
         };
         if (epochs >= 2)
         {
@@ -115,27 +116,28 @@ internal static class MeshEpochScenario
         var capacity = args.Long("capacity", 1L << 30);
         var workersOption = args.String("workers");
         var readAhead = args.Int("read-ahead", 4);
+        var warmUp = args.Int("warm-up", 1) != 0;
         args.ThrowIfUnused();
         var launch = Cache.Transport.Mesh.MeshEnvironment.Read();
         var source = new SyntheticDataset(samples, payload, costMs);
         var datasets = new Dictionary<string, CachedDataset<byte[]>>(StringComparer.Ordinal);
-        CachedDataset<byte[]> Dataset(string name)
+        CachedDataset<byte[]> Dataset(string name, SyntheticDataset from)
         {
             if (!datasets.TryGetValue(name, out var dataset))
             {
-                datasets[name] = dataset = new CachedDataset<byte[]>(source, new CacheOptions { DatasetName = name, CapacityPerNode = capacity, ClusterMode = true });
+                datasets[name] = dataset = new CachedDataset<byte[]>(from, new CacheOptions { DatasetName = name, CapacityPerNode = capacity, ClusterMode = true });
             }
 
             return dataset;
         }
 
         var views = new Dictionary<string, (CachedDataset<ReadOnlyMemory<byte>> Dataset, CachedDataLoader<ReadOnlyMemory<byte>> Loader)>(StringComparer.Ordinal);
-        (CachedDataset<ReadOnlyMemory<byte>> Dataset, CachedDataLoader<ReadOnlyMemory<byte>> Loader) Loader(string name, int seed)
+        (CachedDataset<ReadOnlyMemory<byte>> Dataset, CachedDataLoader<ReadOnlyMemory<byte>> Loader) Loader(string name, int seed, SyntheticDataset from)
         {
             if (!views.TryGetValue(name, out var entry))
             {
-                var view = new CachedDataset<ReadOnlyMemory<byte>>(new EpochScenario.ViewDataset(source), new CacheOptions { DatasetName = name, CapacityPerNode = capacity, ClusterMode = true });
-                var sampler = new DistributedSampler(samples, seed: seed);
+                var view = new CachedDataset<ReadOnlyMemory<byte>>(new EpochScenario.ViewDataset(from), new CacheOptions { DatasetName = name, CapacityPerNode = capacity, ClusterMode = true });
+                var sampler = new DistributedSampler(from.Count, seed: seed);
                 var options = new DataLoaderOptions { BatchSize = 64, ReadAhead = readAhead, Workers = workersOption is null ? null : int.Parse(workersOption, CultureInfo.InvariantCulture) };
                 views[name] = entry = (view, new CachedDataLoader<ReadOnlyMemory<byte>>(view, sampler, options));
             }
@@ -143,10 +145,91 @@ internal static class MeshEpochScenario
             return entry;
         }
 
+        // One epoch of a mode over a dataset named name; the seconds it took and its hits and misses.
+        (double Seconds, long Hits, long Misses) RunEpoch(string mode, string name, int epochSeed, SyntheticDataset from)
+        {
+            if (mode == "loader")
+            {
+                // The rank's share from its DistributedSampler (seed: the repeat, epoch: the epoch of the repeat).
+                var (view, loader) = Loader(name, epochSeed / 1000, from);
+                var viewBefore = view.Statistics;
+                long sum = 0;
+                var began = Stopwatch.GetTimestamp();
+                foreach (var batch in loader)
+                {
+                    foreach (var sample in batch)
+                    {
+                        sum += EpochScenario.Touch(sample.Span);
+                    }
+                }
+
+                view.Flush();
+                var took = Stopwatch.GetElapsedTime(began).TotalSeconds;
+                var viewAfter = view.Statistics;
+                GC.KeepAlive(sum);
+                return (took, viewAfter.Hits - viewBefore.Hits, viewAfter.Misses - viewBefore.Misses);
+            }
+
+            var order = Enumerable.Range(0, from.Count).ToArray();
+            new Random(epochSeed).Shuffle(order);
+            var share = order.Where((_, position) => position % launch.WorldSize == launch.Rank).ToArray();
+            var dataset = mode == "uncached" ? null : Dataset(name, from);
+            var before = dataset?.Statistics;
+            long checksum = 0;
+            var start = Stopwatch.GetTimestamp();
+            if (dataset is null)
+            {
+                foreach (var i in share)
+                {
+                    checksum += EpochScenario.Touch(from[i]);
+                }
+            }
+            else if (mode == "cached-batch")
+            {
+                foreach (var batch in share.Chunk(64))
+                {
+                    foreach (var sample in dataset.GetMany(batch))
+                    {
+                        checksum += EpochScenario.Touch(sample);
+                    }
+                }
+            }
+            else
+            {
+                foreach (var i in share)
+                {
+                    checksum += EpochScenario.Touch(dataset[i]);
+                }
+            }
+
+            // The epoch's writes reach their owners before the epoch counts as done.
+            dataset?.Flush();
+            var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var after = dataset?.Statistics;
+            GC.KeepAlive(checksum);
+            return (elapsed, (after?.Hits ?? 0) - (before?.Hits ?? 0), (after?.Misses ?? 0) - (before?.Misses ?? 0));
+        }
+
         try
         {
             // The first dataset starts the process's node, which joins the mesh through the rendezvous.
-            _ = Dataset("warm-up");
+            _ = Dataset("warm-up", source);
+            if (warmUp)
+            {
+                WarmUp(RunEpoch, payload, launch.WorldSize);
+                foreach (var name in datasets.Keys.Where(n => n.StartsWith("warm-", StringComparison.Ordinal)).ToList())
+                {
+                    // Room in the store for the timed datasets, as without the warm-up.
+                    datasets[name].Clear();
+                }
+
+                foreach (var name in views.Keys.Where(n => n.StartsWith("warm-", StringComparison.Ordinal)).ToList())
+                {
+                    views[name].Dataset.Clear();
+                }
+            }
+
+            var trace = ThreadCpuTrace.Enabled ? new ThreadCpuTrace() : null;
             Console.WriteLine("ready");
             while (Console.ReadLine() is { } line)
             {
@@ -156,71 +239,10 @@ internal static class MeshEpochScenario
                     break;
                 }
 
-                var mode = parts[1];
-                var epochSeed = int.Parse(parts[3], CultureInfo.InvariantCulture);
-                if (mode == "loader")
-                {
-                    // The rank's share from its DistributedSampler (seed: the repeat, epoch: the epoch of the repeat).
-                    var (view, loader) = Loader(parts[2], epochSeed / 1000);
-                    var viewBefore = view.Statistics;
-                    long sum = 0;
-                    var began = Stopwatch.GetTimestamp();
-                    foreach (var batch in loader)
-                    {
-                        foreach (var sample in batch)
-                        {
-                            sum += EpochScenario.Touch(sample.Span);
-                        }
-                    }
-
-                    view.Flush();
-                    var took = Stopwatch.GetElapsedTime(began).TotalSeconds;
-                    var viewAfter = view.Statistics;
-                    GC.KeepAlive(sum);
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {took:R} {viewAfter.Hits - viewBefore.Hits} {viewAfter.Misses - viewBefore.Misses}"));
-                    continue;
-                }
-
-                var order = Enumerable.Range(0, samples).ToArray();
-                new Random(epochSeed).Shuffle(order);
-                var share = order.Where((_, position) => position % launch.WorldSize == launch.Rank).ToArray();
-                var dataset = mode == "uncached" ? null : Dataset(parts[2]);
-                var before = dataset?.Statistics;
-                long checksum = 0;
-                var start = Stopwatch.GetTimestamp();
-                if (dataset is null)
-                {
-                    foreach (var i in share)
-                    {
-                        checksum += EpochScenario.Touch(source[i]);
-                    }
-                }
-                else if (mode == "cached-batch")
-                {
-                    foreach (var batch in share.Chunk(64))
-                    {
-                        foreach (var sample in dataset.GetMany(batch))
-                        {
-                            checksum += EpochScenario.Touch(sample);
-                        }
-                    }
-                }
-                else
-                {
-                    foreach (var i in share)
-                    {
-                        checksum += EpochScenario.Touch(dataset[i]);
-                    }
-                }
-
-                // The epoch's writes reach their owners before the epoch counts as done.
-                dataset?.Flush();
-                var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                var after = dataset?.Statistics;
-                var hits = (after?.Hits ?? 0) - (before?.Hits ?? 0);
-                var misses = (after?.Misses ?? 0) - (before?.Misses ?? 0);
-                GC.KeepAlive(checksum);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {elapsed:R} {hits} {misses}"));
+                trace?.Report("idle");
+                var (seconds, hits, misses) = RunEpoch(parts[1], parts[2], int.Parse(parts[3], CultureInfo.InvariantCulture), source);
+                trace?.Report(string.Create(CultureInfo.InvariantCulture, $"{line} took {seconds:F3} s"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {seconds:R} {hits} {misses}"));
             }
 
             return 0;
@@ -239,7 +261,56 @@ internal static class MeshEpochScenario
         }
     }
 
-    private static Process[] StartWorkers(int nodes, int samples, int payload, double costMs, long capacityPerHost, int? loaderWorkers, int readAhead)
+    /// <summary>
+    /// Runs every mode's code before anything is timed: three epochs of each, twice, over a small dataset of samples that
+    /// cost almost nothing (so misses, writes and hits all run), each round followed by a pause for the JIT's background compiler to finish
+    /// the hot methods at tier 1. Without it, the first timed epoch of each mode pays for compiling that mode's code
+    /// (traced with CACHE_PERF_THREADS=1: the tiered compiler's thread took 130-180 ms of CPU per process in the
+    /// loader's first epoch, against 30-50 ms in later ones), a start-up cost of the process, not of the epoch;
+    /// on 4 processes sharing 2 cores it made the quick suite's first epoch 1.4x the uncached one.
+    /// <c>--warm-up 0</c> turns it off.
+    /// </summary>
+    private static void WarmUp(Func<string, string, int, SyntheticDataset, (double, long, long)> runEpoch, int payload, int worldSize)
+    {
+        // Samples that cost a little, so that the source's busy loop runs (and is compiled) too.
+        var cheap = new SyntheticDataset(512 * worldSize, payload, costMs: 0.02);
+
+        // Two rounds: the JIT counts a method's calls only after a delay, so the methods that became hot in the first
+        // round are counted, and promoted, in the second.
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var mode in new[] { "uncached", "cached", "cached-batch", "loader" })
+            {
+                for (var epoch = 1; epoch <= 3; epoch++)
+                {
+                    runEpoch(mode, $"warm-{mode}", 900_000 + (round * 10) + epoch, cheap);
+                }
+            }
+
+            WaitForQuietJit();
+        }
+    }
+
+    /// <summary>
+    /// Waits (at most 20 s) until no method has been compiled for half a second: the JIT promotes hot methods to
+    /// tier 1 on a background thread, which on a loaded machine takes seconds to work through what a warm-up made hot.
+    /// A harness, not a test: waiting here only keeps that work out of the timed epochs.
+    /// </summary>
+    private static void WaitForQuietJit()
+    {
+        var deadline = Stopwatch.GetTimestamp() + (20 * Stopwatch.Frequency);
+        var quiet = 0;
+        var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+        while (quiet < 2 && Stopwatch.GetTimestamp() < deadline)
+        {
+            Thread.Sleep(250);
+            var now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            quiet = now == compiled ? quiet + 1 : 0;
+            compiled = now;
+        }
+    }
+
+    private static Process[] StartWorkers(int nodes, int samples, int payload, double costMs, long capacityPerHost, int? loaderWorkers, int readAhead, int warmUp)
     {
         var basePort = FreePortRange(nodes);
         var secret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
@@ -250,7 +321,7 @@ internal static class MeshEpochScenario
             for (var rank = 0; rank < nodes; rank++)
             {
                 var info = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
-                foreach (var arg in prefix.Concat([WorkerCommand, "--samples", $"{samples}", "--bytes", $"{payload}", "--cost-ms", costMs.ToString(CultureInfo.InvariantCulture), "--capacity", $"{capacityPerHost}", "--read-ahead", $"{readAhead}", .. (loaderWorkers is { } w ? new[] { "--workers", $"{w}" } : [])]))
+                foreach (var arg in prefix.Concat([WorkerCommand, "--samples", $"{samples}", "--bytes", $"{payload}", "--cost-ms", costMs.ToString(CultureInfo.InvariantCulture), "--capacity", $"{capacityPerHost}", "--read-ahead", $"{readAhead}", "--warm-up", $"{warmUp}", .. (loaderWorkers is { } w ? new[] { "--workers", $"{w}" } : [])]))
                 {
                     info.ArgumentList.Add(arg);
                 }

@@ -87,6 +87,59 @@ public class CachedDataLoaderTests
         Assert.Equal(64, dataset.NumKeys());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task A_batchs_misses_are_written_together_not_per_writer_buffer(int workers)
+    {
+        using var backend = new RecordingBackend();
+        var source = new IndexSource(200);
+        await using var dataset = new CachedDataset<byte[]>(source, new CacheOptions { DatasetName = "perbatch", BackendOverride = backend, WriterBufferSize = 20, Compression = SampleCompression.None });
+        var loader = new CachedDataLoader<byte[]>(dataset, new DistributedSampler(200, 1, 0), new DataLoaderOptions { BatchSize = 50, Workers = workers });
+        Assert.Equal(4, loader.Count());
+        await dataset.FlushAsync();
+        Assert.Equal(200, backend.Store.CountKeys("perbatch:"u8));
+
+        // A write starts only at a batch's end (or the epoch's, or the flush): at most 4 + 2 writes, where the writer
+        // buffer of 20 would make 10. With one worker each write holds whole batches; with two, a write at one batch's
+        // end takes along what the other worker has produced of the next.
+        Assert.InRange(backend.WriteBatches.Count, 1, 6);
+        if (workers == 1)
+        {
+            Assert.All(backend.WriteBatches, count => Assert.Equal(0, count % 50));
+        }
+
+        Assert.Equal(200, backend.WriteBatches.Sum());
+        Assert.Equal(0, dataset.Statistics.Dropped);
+    }
+
+    [Fact]
+    public void Held_samples_go_with_the_next_full_writer_buffer_or_flush()
+    {
+        using var backend = new RecordingBackend();
+        using var dataset = new CachedDataset<byte[]>(new IndexSource(10), new CacheOptions { DatasetName = "held", BackendOverride = backend, WriterBufferSize = 4, Compression = SampleCompression.None });
+        var cache = dataset.Cache;
+        for (var i = 0; i < 3; i++)
+        {
+            cache.AddHeld(dataset.KeyOf(i), IndexSource.Expected(i));
+        }
+
+        // Held samples do not fill the buffer: four more counted ones do, and the write takes the held ones along.
+        for (var i = 3; i < 7; i++)
+        {
+            cache.Add(dataset.KeyOf(i), IndexSource.Expected(i));
+        }
+
+        backend.WaitForWriteAnswered();
+        Assert.Equal([7], backend.WriteBatches);
+
+        cache.AddHeld(dataset.KeyOf(7), IndexSource.Expected(7));
+        cache.RequestFlush();
+        backend.WaitForWriteAnswered();
+        Assert.Equal([7, 1], backend.WriteBatches);
+        Assert.Equal(8, backend.Store.CountKeys("held:"u8));
+    }
+
     [Fact]
     public async Task Each_upcoming_batch_is_one_batched_read()
     {

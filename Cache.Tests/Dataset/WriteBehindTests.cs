@@ -53,6 +53,37 @@ public class WriteBehindTests
     }
 
     [Fact]
+    public void The_flusher_is_woken_once_per_full_writer_buffer_not_once_per_sample()
+    {
+        using var backend = new RecordingBackend();
+        using var dataset = new CachedDataset<byte[]>(new IndexSource(100), Options(backend, "wakes", 20));
+        for (var i = 0; i < 100; i++)
+        {
+            _ = dataset[i];
+        }
+
+        dataset.Flush();
+        Assert.Equal(100, backend.Store.CountKeys("wakes:"u8));
+
+        // Five full buffers and the flush's barrier: a wake-up per sample (a pool thread's, each) would be 100.
+        Assert.InRange(dataset.Cache.WriteBehind.WakeUps, 1, 6);
+        Assert.All(backend.WriteBatches, count => Assert.InRange(count, 1, 100));
+        Assert.Equal(100, backend.WriteBatches.Sum());
+    }
+
+    [Fact]
+    public void Samples_added_from_many_threads_are_all_written_with_few_wake_ups()
+    {
+        using var backend = new RecordingBackend();
+        using var dataset = new CachedDataset<byte[]>(new IndexSource(1000), Options(backend, "many", 20));
+        Parallel.For(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => _ = dataset[i]);
+        dataset.Flush();
+        Assert.Equal(1000, backend.Store.CountKeys("many:"u8));
+        Assert.Equal(0, dataset.Statistics.Dropped);
+        Assert.InRange(dataset.Cache.WriteBehind.WakeUps, 1, 51);
+    }
+
+    [Fact]
     public void Queued_samples_stay_readable_until_the_backend_has_answered()
     {
         using var backend = new RecordingBackend();
