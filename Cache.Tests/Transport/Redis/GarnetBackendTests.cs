@@ -88,7 +88,10 @@ public class GarnetBackendTests
             }
         }
 
-        Assert.Equal(40, dataset.Statistics.Hits);
+        // Every second-epoch read is a hit (from Garnet, or from the write-behind queue while a write is on its way);
+        // the statistics say what happened to a sample that was not (dropped, rejected or failed).
+        var statistics = dataset.Statistics;
+        Assert.True(statistics.Hits == 40 && statistics.Misses == 40, $"{statistics}");
         Assert.Equal(40, dataset.NumKeys());
     }
 }
