@@ -15,6 +15,12 @@ var scenarios = new Dictionary<string, Func<Arguments, bool, ScenarioResult>>(St
     ["scale"] = ScaleScenario.Run,
 };
 
+if (args.Length > 0 && args[0] == "ping-probe")
+{
+    // The PING probe of `scale`, in a process of its own (see PingProbe).
+    return PingProbe.ProcessMain(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "epoch-worker")
 {
     // One training process of `epoch --nodes N`, started and driven by the harness.

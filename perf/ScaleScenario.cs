@@ -168,9 +168,8 @@ internal static class ScaleScenario
         string N(long n) => n.ToString(CultureInfo.InvariantCulture);
         // An untimed warm-up, then a flush: a fresh node's first requests run its code's first (tiered JIT)
         // compilation, a one-time cost of a process's start rather than of a fill.
-        // The probe runs through the warm-up too, its figures thrown away, so that its own code (and this process's)
-        // is compiled and tiered up before the timed fill rather than during the first server's: the node, measured
-        // first, showed 60-92 ms worst stalls, and 23-38 ms in two runs with redis-server first.
+        // The probe runs through the warm-up too, its figures thrown away, so that the server's PING path is as warm
+        // as its SET path when the timed fill starts.
         using (new PingProbe(process.Port, probeMs))
         {
             ExternalTools.Run(benchmark, ["-p", N(process.Port), "-t", "set,get,ping", "-n", "100000", "-r", "10000", "-d", N(bytes), "-P", "64", "-c", "8", "-q"], TimeSpan.FromMinutes(5));
@@ -301,63 +300,6 @@ internal static class ScaleScenario
         }
 
         return double.NaN;
-    }
-
-    /// <summary>A connection that sends PING every few milliseconds and records each round trip.</summary>
-    private sealed class PingProbe : IDisposable
-    {
-        private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        private readonly List<double> _rtts = [];
-        private readonly Thread _thread;
-        private readonly int _intervalMs;
-        private volatile bool _stop;
-
-        public PingProbe(int port, int intervalMs)
-        {
-            _intervalMs = Math.Max(1, intervalMs);
-            _socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
-            _thread = new Thread(Loop) { IsBackground = true, Name = "ping-probe", Priority = ThreadPriority.AboveNormal };
-            _thread.Start();
-        }
-
-        public List<double> Stop()
-        {
-            _stop = true;
-            _thread.Join();
-            return _rtts;
-        }
-
-        public void Dispose()
-        {
-            // Stopped first: a round trip on a closed socket would throw on the probe's thread.
-            _stop = true;
-            _thread.Join();
-            _socket.Dispose();
-        }
-
-        private void Loop()
-        {
-            var reply = new byte[64];
-            while (!_stop)
-            {
-                var start = Stopwatch.GetTimestamp();
-                _socket.Send("PING\r\n"u8);
-                var got = 0;
-                while (got < 7)
-                {
-                    var n = _socket.Receive(reply, got, reply.Length - got, SocketFlags.None);
-                    if (n == 0)
-                    {
-                        return;
-                    }
-
-                    got += n;
-                }
-
-                _rtts.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                Thread.Sleep(_intervalMs);
-            }
-        }
     }
 
     /// <summary>A server in its own process (so that its RSS is its own), started on a free port and killed at the end.</summary>
