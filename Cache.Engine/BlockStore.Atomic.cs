@@ -13,7 +13,7 @@ public sealed partial class BlockStore
         var hash = probe.GetHashCode();
         lock (StripeOf(hash))
         {
-            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            if (_samples.TryFindLocked(key, hash, out var record))
             {
                 previous = record.ShareValue();
             }
@@ -33,7 +33,7 @@ public sealed partial class BlockStore
         var hash = probe.GetHashCode();
         lock (StripeOf(hash))
         {
-            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            if (_samples.TryFindLocked(key, hash, out var record))
             {
                 value = record.ShareValue();
                 RemoveSampleLocked(key, hash, ref _removed);
@@ -64,7 +64,7 @@ public sealed partial class BlockStore
         var hash = probe.GetHashCode();
         lock (StripeOf(hash))
         {
-            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            if (_samples.TryFindLocked(key, hash, out var record))
             {
                 _hits.Increment();
                 value = record.ShareValue();
@@ -106,7 +106,7 @@ public sealed partial class BlockStore
         var hash = probe.GetHashCode();
         lock (StripeOf(hash))
         {
-            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            if (_samples.TryFindLocked(key, hash, out var record))
             {
                 // A sample has no expiration.
                 if (!ExpireAllowed(0, expiresAtUnixMs, condition))
@@ -168,7 +168,7 @@ public sealed partial class BlockStore
         var hash = probe.GetHashCode();
         lock (StripeOf(hash))
         {
-            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            if (_samples.TryFindLocked(key, hash, out var record))
             {
                 var changed = transform(record.ValueSpan, true, ref state);
                 return changed is null ? SetResult.ConditionNotMet : SetSampleLocked(hash, key, changed, record.Bytes);
@@ -287,7 +287,7 @@ public sealed partial class BlockStore
     public long MemoryUsage(ReadOnlySpan<byte> key)
     {
         var hash = StoreKey.HashOf(key);
-        if (_samples is not null && _samples.TryFind(key, hash, out var record))
+        if (_samples.TryFind(key, hash, out var record))
         {
             return record.Bytes + SampleTable.IndexChargePerEntry;
         }
@@ -297,12 +297,12 @@ public sealed partial class BlockStore
 
     /// <summary>True when the key is present in either index. Caller holds its stripe lock.</summary>
     private bool ExistsLocked(StoreKey key) =>
-        (_samples is not null && _samples.TryFindLocked(key.Span, key.GetHashCode(), out _)) || LookupLocked(key) is not null;
+        (_samples.TryFindLocked(key.Span, key.GetHashCode(), out _)) || LookupLocked(key) is not null;
 
     /// <summary>How much more (or less) the budget holds once <paramref name="key"/> takes a value of this length without an expiration (as SetMany writes it). Caller holds its stripe lock.</summary>
     private long ChargeChangeLocked(StoreKey key, int valueLength)
     {
-        if (_samples is not null && _samples.TryFindLocked(key.Span, key.GetHashCode(), out var record))
+        if (_samples.TryFindLocked(key.Span, key.GetHashCode(), out var record))
         {
             return ChargeFor(key.Length, valueLength) - (record.Bytes + SampleTable.IndexChargePerEntry);
         }

@@ -24,8 +24,9 @@ public sealed partial class BlockStore
     public static long IndexedChargeFor(int keyLength, int valueLength) => (long)EntryOverhead + keyLength + valueLength;
 
     /// <summary>The bytes an entry with these lengths would be charged in this store, with or without an expiration.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Public since every store's charge depended on its policy; it no longer does (every policy has the sample table), and making it static would break its callers.")]
     public long ChargeOf(int keyLength, int valueLength, bool expiring = false) =>
-        _samples is not null && !expiring ? ChargeFor(keyLength, valueLength) : IndexedChargeFor(keyLength, valueLength);
+        !expiring ? ChargeFor(keyLength, valueLength) : IndexedChargeFor(keyLength, valueLength);
 
     /// <summary>Keys a sample-table eviction compares (the least recently used of them goes), as Redis's <c>maxmemory-samples</c> (5 by default).</summary>
     internal const int EvictionSamples = 5;
@@ -33,9 +34,9 @@ public sealed partial class BlockStore
     /// <summary>
     /// Reserves <paramref name="need"/> bytes, reclaiming expired entries and, when the policy allows, evicting.
     /// Never evicts <paramref name="keep"/> (the indexed entry being replaced) or the sample whose key is
-    /// <paramref name="keepKey"/> (when <paramref name="keepSample"/>), whose charge the caller already counts on.
+    /// <paramref name="keepKey"/> (hash <paramref name="keepHash"/>, when <paramref name="keepSample"/>), whose charge the caller already counts on.
     /// </summary>
-    private bool Reserve(long need, StoreEntry? keep, ReadOnlySpan<byte> keepKey = default, bool keepSample = false)
+    private bool Reserve(long need, StoreEntry? keep, ReadOnlySpan<byte> keepKey = default, int keepHash = 0, bool keepSample = false)
     {
         var reclaimedExpired = false;
         for (var attempt = 0; attempt < 100_000; attempt++)
@@ -52,7 +53,7 @@ public sealed partial class BlockStore
                 continue;
             }
 
-            if (!EvictOne(keep, keepKey, keepSample))
+            if (!EvictOne(keep, keepKey, keepHash, keepSample))
             {
                 return false;
             }
@@ -66,7 +67,7 @@ public sealed partial class BlockStore
     /// policy retains, or nothing is left but the kept key). True also when the victim's stripe was busy and
     /// nothing left (the caller tries again).
     /// </summary>
-    private bool EvictOne(StoreEntry? keep, ReadOnlySpan<byte> keepKey, bool keepSample)
+    private bool EvictOne(StoreEntry? keep, ReadOnlySpan<byte> keepKey, int keepHash, bool keepSample)
     {
         var policy = Policy;
         if (policy == AdmissionPolicy.Retain)
@@ -76,10 +77,10 @@ public sealed partial class BlockStore
 
         // The two indexes are picked from in proportion to their entries, so that every key has the same
         // chance of being a candidate wherever it lives (Redis's allkeys policies sample the whole keyspace).
-        var samples = _samples!.Count;
+        var samples = _samples.Count;
         var indexed = _ring.Count;
         var fromTable = samples > 0 && (indexed == 0 || Random.Shared.NextInt64(samples + indexed) < samples);
-        if (fromTable && TryEvictSample(policy, keepKey, keepSample))
+        if (fromTable && TryEvictSample(policy, keepKey, keepHash, keepSample))
         {
             return true;
         }
@@ -91,14 +92,13 @@ public sealed partial class BlockStore
             return true;
         }
 
-        return !fromTable && samples > 0 && TryEvictSample(policy, keepKey, keepSample);
+        return !fromTable && samples > 0 && TryEvictSample(policy, keepKey, keepHash, keepSample);
     }
 
     /// <summary>Evicts a sample picked by <see cref="SampleTable.TryPickVictim"/>; false when the table has no candidate.</summary>
-    private bool TryEvictSample(AdmissionPolicy policy, ReadOnlySpan<byte> keepKey, bool keepSample)
+    private bool TryEvictSample(AdmissionPolicy policy, ReadOnlySpan<byte> keepKey, int keepHash, bool keepSample)
     {
-        var keepHash = keepSample ? StoreKey.HashOf(keepKey) : 0;
-        if (!_samples!.TryPickVictim(Random.Shared, EvictionSamples, policy == AdmissionPolicy.Lru, keepKey, keepHash, keepSample, out var record, out var hash))
+        if (!_samples.TryPickVictim(Random.Shared, EvictionSamples, policy == AdmissionPolicy.Lru, keepKey, keepHash, keepSample, out var record, out var hash))
         {
             return false;
         }

@@ -17,7 +17,7 @@ public sealed partial class BlockStore
         var hash = probe.GetHashCode();
         lock (StripeOf(hash))
         {
-            if (_samples is not null && _samples.TryFindLocked(key, hash, out var record))
+            if (_samples.TryFindLocked(key, hash, out var record))
             {
                 ExpireSampleLocked(hash, key, record, expiresAtUnixMs);
                 return true;
@@ -38,7 +38,7 @@ public sealed partial class BlockStore
     public bool TryGetExpiration(ReadOnlySpan<byte> key, out long expiresAtUnixMs)
     {
         var hash = StoreKey.HashOf(key);
-        if (_samples is not null && _samples.TryFind(key, hash, out _))
+        if (_samples.TryFind(key, hash, out _))
         {
             expiresAtUnixMs = 0;
             return true;

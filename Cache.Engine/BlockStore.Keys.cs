@@ -9,7 +9,7 @@ public sealed partial class BlockStore
     /// cursor to continue from, 0 when the scan is complete. Every key present from the start of a full scan
     /// to its end is returned exactly once; keys added or removed meanwhile may or may not be.
     /// </summary>
-    /// <remarks>In a store with a sample table, cursors below <see cref="SampleTable.SegmentCount"/> walk its
+    /// <remarks>Cursors below <see cref="SampleTable.SegmentCount"/> walk its
     /// segments (whole segments at a time: a key never leaves its segment, so a segment's keys are seen
     /// together), and the cursors above walk the general index's ring.</remarks>
     public int Scan(int cursor, int positions, List<StoreKey> keys)
@@ -17,37 +17,34 @@ public sealed partial class BlockStore
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentOutOfRangeException.ThrowIfNegative(cursor);
         ArgumentOutOfRangeException.ThrowIfLessThan(positions, 1);
-        var ringStart = 0;
-        if (_samples is not null)
+        if (cursor < SampleTable.SegmentCount)
         {
-            if (cursor < SampleTable.SegmentCount)
+            var visited = 0;
+            while (cursor < SampleTable.SegmentCount && visited < positions)
             {
-                var visited = 0;
-                while (cursor < SampleTable.SegmentCount && visited < positions)
+                // The work of a step is the keys it copies: empty segments cost a read of their count.
+                var live = _samples.LiveIn(cursor);
+                visited += live;
+                if (live > 0)
                 {
-                    // The work of a step is the keys it copies: empty segments cost a read of their count.
-                    var live = _samples.LiveIn(cursor);
-                    visited += live;
-                    if (live > 0)
+                    lock (StripeOf(cursor))
                     {
-                        lock (StripeOf(cursor))
-                        {
-                            _samples.CopyKeysLocked(cursor, keys);
-                        }
+                        _samples.CopyKeysLocked(cursor, keys);
                     }
-
-                    cursor++;
                 }
 
-                // Past the last segment, the ring (a store of samples only ends here).
-                return cursor < SampleTable.SegmentCount || _ring.Count > 0 ? cursor : 0;
+                cursor++;
             }
 
-            ringStart = SampleTable.SegmentCount;
+            // Past the last segment, the ring (a store of samples only ends here).
+            return cursor < SampleTable.SegmentCount || _ring.Count > 0 ? cursor : 0;
         }
 
+        // Cursors from SegmentCount on walk the ring.
+        const int RingStart = SampleTable.SegmentCount;
+
         var chunk = new List<StoreEntry>(Math.Min(positions, 4096));
-        var next = _ring.Scan(cursor - ringStart, positions, chunk);
+        var next = _ring.Scan(cursor - RingStart, positions, chunk);
         var now = NowUnixMs;
         foreach (var entry in chunk)
         {
@@ -57,20 +54,20 @@ public sealed partial class BlockStore
             }
         }
 
-        return next == 0 ? 0 : next + ringStart;
+        return next == 0 ? 0 : next + RingStart;
     }
 
     /// <summary>A live key chosen at random, or null when the store is empty.</summary>
     public StoreKey? RandomKey()
     {
-        var samples = _samples?.Count ?? 0;
+        var samples = _samples.Count;
         var indexed = _ring.Count;
         if (samples > 0 && System.Random.Shared.NextInt64(samples + indexed) < samples)
         {
             for (var attempt = 0; attempt < 64; attempt++)
             {
                 var segment = System.Random.Shared.Next(SampleTable.SegmentCount);
-                if (_samples!.LiveIn(segment) == 0)
+                if (_samples.LiveIn(segment) == 0)
                 {
                     continue;
                 }
@@ -103,7 +100,7 @@ public sealed partial class BlockStore
         // Nothing indexed (or only expired entries): any sample will do.
         for (var segment = 0; samples > 0 && segment < SampleTable.SegmentCount; segment++)
         {
-            if (_samples!.LiveIn(segment) > 0)
+            if (_samples.LiveIn(segment) > 0)
             {
                 lock (StripeOf(segment))
                 {
@@ -122,25 +119,22 @@ public sealed partial class BlockStore
     public long RemoveKeys(ReadOnlySpan<byte> prefix)
     {
         long removed = 0;
-        if (_samples is not null)
+        var tally = new RemovalTally(this);
+        for (var segment = 0; segment < SampleTable.SegmentCount; segment++)
         {
-            var tally = new RemovalTally(this);
-            for (var segment = 0; segment < SampleTable.SegmentCount; segment++)
+            if (_samples.LiveIn(segment) == 0)
             {
-                if (_samples.LiveIn(segment) == 0)
-                {
-                    continue;
-                }
-
-                lock (StripeOf(segment))
-                {
-                    _samples.RemovePrefixedLocked(segment, prefix, tally, static (tally, record) => tally.Removed(record));
-                }
+                continue;
             }
 
-            removed += tally.Count;
-            ScheduleCompaction();
+            lock (StripeOf(segment))
+            {
+                _samples.RemovePrefixedLocked(segment, prefix, tally, static (tally, record) => tally.Removed(record));
+            }
         }
+
+        removed += tally.Count;
+        ScheduleCompaction();
 
         foreach (var entry in _ring.Snapshot())
         {

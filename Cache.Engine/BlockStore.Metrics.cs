@@ -16,13 +16,13 @@ public sealed partial class BlockStore
     private long _removed;
 
     /// <summary>Entries in the sample table (see the class remarks); the rest of <see cref="Count"/> is in the general index.</summary>
-    public long SampleCount => _samples?.Count ?? 0;
+    public long SampleCount => _samples.Count;
 
     /// <summary>Bytes of chunk memory the sample table holds now: live records, dead ones awaiting compaction, and the head chunk's unused tail.</summary>
-    public long SampleChunkBytes => _samples?.ChunkBytesHeld ?? 0;
+    public long SampleChunkBytes => _samples.ChunkBytesHeld;
 
     /// <summary>Bytes of the sample table's index now (12 per slot).</summary>
-    public long SampleIndexBytes => (_samples?.SlotCount ?? 0) * SampleTable.SlotBytes;
+    public long SampleIndexBytes => _samples.SlotCount * SampleTable.SlotBytes;
 
     /// <summary>A snapshot of the counters.</summary>
     public StoreStatistics GetStatistics() => new(

@@ -18,13 +18,13 @@ public sealed partial class BlockStore
         }
 
         var need = size - (presentBytes == 0 ? 0 : presentBytes + SampleTable.IndexChargePerEntry);
-        if (need > 0 && !Reserve(need, keep: null, key, keepSample: presentBytes != 0))
+        if (need > 0 && !Reserve(need, keep: null, key, hash, keepSample: presentBytes != 0))
         {
             Interlocked.Increment(ref _rejectedFull);
             return SetResult.RejectedFull;
         }
 
-        _samples!.SetLocked(key, hash, value, out _, out _);
+        _samples.SetLocked(key, hash, value, out _, out _);
         if (need < 0)
         {
             Interlocked.Add(ref _used, need);
@@ -57,7 +57,7 @@ public sealed partial class BlockStore
         }
 
         var need = size - (presentBytes + SampleTable.IndexChargePerEntry);
-        if (need > 0 && !Reserve(need, keep: null, key, keepSample: true))
+        if (need > 0 && !Reserve(need, keep: null, key, hash, keepSample: true))
         {
             Interlocked.Increment(ref _rejectedFull);
             return SetResult.RejectedFull;
@@ -65,7 +65,7 @@ public sealed partial class BlockStore
 
         // The value may be the record's own bytes (EXPIRE moves the present value): copied before the record goes.
         AddIndexedLocked(hash, key, value, size, expiresAtUnixMs);
-        _samples!.RemoveLocked(key, hash);
+        _samples.RemoveLocked(key, hash);
         if (need < 0)
         {
             Interlocked.Add(ref _used, need);
@@ -76,14 +76,9 @@ public sealed partial class BlockStore
         return SetResult.Replaced;
     }
 
-    /// <summary>Removes a sample, counting it in <paramref name="counter"/>. False when the key is not a sample. Caller holds the key's stripe lock.</summary>
+    /// <summary>Removes a sample, counting it in <paramref name="counter"/>. False when the key is not in the sample table. Caller holds the key's stripe lock.</summary>
     private bool RemoveSampleLocked(ReadOnlySpan<byte> key, int hash, ref long counter)
     {
-        if (_samples is null)
-        {
-            return false;
-        }
-
         var bytes = _samples.RemoveLocked(key, hash);
         if (bytes == 0)
         {
@@ -125,7 +120,7 @@ public sealed partial class BlockStore
     /// <summary>Compacts the sample table's mostly dead chunks on the thread pool, one pass at a time, never on the caller's thread.</summary>
     private void ScheduleCompaction()
     {
-        if (_samples is null || !_samples.HasSparseChunks || Interlocked.CompareExchange(ref _compactionScheduled, 1, 0) != 0)
+        if (!_samples.HasSparseChunks || Interlocked.CompareExchange(ref _compactionScheduled, 1, 0) != 0)
         {
             return;
         }
@@ -139,7 +134,7 @@ public sealed partial class BlockStore
         {
             if (Volatile.Read(ref _disposed) == 0)
             {
-                _samples!.CompactPending(StripeOf);
+                _samples.CompactPending(StripeOf);
             }
         }
         finally
@@ -151,7 +146,7 @@ public sealed partial class BlockStore
     /// <summary>Compacts every chunk waiting for it, on the caller's thread, and waits out a pass running in the background (tests).</summary>
     internal void CompactSamples()
     {
-        while (_samples is not null && (_samples.HasSparseChunks || _samples.IsCompacting))
+        while (_samples.HasSparseChunks || _samples.IsCompacting)
         {
             _samples.CompactPending(StripeOf);
             Thread.Yield();

@@ -25,7 +25,7 @@ public sealed partial class BlockStore
         // is met by the evictions of later inserts.
         for (var attempt = 0; attempt < 1_000_000 && BytesUsed > capacity; attempt++)
         {
-            if (!EvictOne(null, default, keepSample: false))
+            if (!EvictOne(null, default, 0, keepSample: false))
             {
                 return;
             }
@@ -56,7 +56,7 @@ public sealed partial class BlockStore
     public KeyVersion GetVersion(ReadOnlySpan<byte> key)
     {
         var hash = StoreKey.HashOf(key);
-        if (_samples is not null && _samples.TryFind(key, hash, out var record))
+        if (_samples.TryFind(key, hash, out var record))
         {
             // A sample's record is appended anew on every write that is not in place, and its version counts the
             // in-place ones; a compaction that moves the record makes a watcher's EXEC fail, never pass wrongly.

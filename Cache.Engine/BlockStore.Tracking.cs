@@ -19,20 +19,17 @@ public sealed partial class BlockStore
         }
 
         long count = 0;
-        if (_samples is not null)
+        // One segment at a time under its stripe: writers of other keys are held off only briefly.
+        for (var segment = 0; segment < SampleTable.SegmentCount; segment++)
         {
-            // One segment at a time under its stripe: writers of other keys are held off only briefly.
-            for (var segment = 0; segment < SampleTable.SegmentCount; segment++)
+            if (_samples.LiveIn(segment) == 0)
             {
-                if (_samples.LiveIn(segment) == 0)
-                {
-                    continue;
-                }
+                continue;
+            }
 
-                lock (StripeOf(segment))
-                {
-                    count += _samples.CountPrefixedLocked(segment, prefix);
-                }
+            lock (StripeOf(segment))
+            {
+                count += _samples.CountPrefixedLocked(segment, prefix);
             }
         }
 
@@ -106,12 +103,9 @@ public sealed partial class BlockStore
             {
                 var counter = new StripedCounter();
                 counter.Add(_ring.CountPrefixed(prefix));
-                if (_samples is not null)
+                for (var segment = 0; segment < SampleTable.SegmentCount; segment++)
                 {
-                    for (var segment = 0; segment < SampleTable.SegmentCount; segment++)
-                    {
-                        counter.Add(_samples.CountPrefixedLocked(segment, prefix));
-                    }
+                    counter.Add(_samples.CountPrefixedLocked(segment, prefix));
                 }
 
                 Volatile.Write(ref _tracked, [.. current, new TrackedPrefix(prefix.ToArray(), counter)]);

@@ -60,7 +60,7 @@ public sealed partial class BlockStore : IDisposable
     // The index never expires anything itself (expiration is the store's), so it gets a clock that
     // does not read the system time: MemoryCache reads its clock on every lookup otherwise.
     private readonly MemoryCache[] _index = [.. Enumerable.Range(0, IndexShards).Select(_ => new MemoryCache(new MemoryCacheOptions { Clock = FrozenClock.Instance }))];
-    private readonly SampleTable? _samples;
+    private readonly SampleTable _samples;
     private readonly Lock[] _stripes;
     private readonly EntryRing _ring = new();
     private readonly EntryLookaside _lookaside = new();
@@ -118,7 +118,7 @@ public sealed partial class BlockStore : IDisposable
     public string Name { get; }
 
     /// <summary>Entries stored now.</summary>
-    public long Count => _ring.Count + (_samples?.Count ?? 0);
+    public long Count => _ring.Count + (_samples.Count);
 
     /// <summary>Bytes charged to the budget now.</summary>
     public long BytesUsed => Volatile.Read(ref _used);
@@ -136,7 +136,7 @@ public sealed partial class BlockStore : IDisposable
     public bool TryGet(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value)
     {
         var hash = StoreKey.HashOf(key);
-        if (_samples is not null && _samples.TryFind(key, hash, out var record, TouchesOnRead))
+        if (_samples.TryFind(key, hash, out var record, TouchesOnRead))
         {
             _hits.Increment();
             value = record.ShareValue();
@@ -158,7 +158,7 @@ public sealed partial class BlockStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(read);
         var hash = StoreKey.HashOf(key);
-        if (_samples is not null && _samples.TryFind(key, hash, out var record, TouchesOnRead))
+        if (_samples.TryFind(key, hash, out var record, TouchesOnRead))
         {
             _hits.Increment();
             record.BeginCopy();
@@ -204,7 +204,7 @@ public sealed partial class BlockStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(output);
         var hash = StoreKey.HashOf(key);
-        if (_samples is not null && _samples.TryFind(key, hash, out var record, TouchesOnRead))
+        if (_samples.TryFind(key, hash, out var record, TouchesOnRead))
         {
             _hits.Increment();
             var sample = new SampleCopySource(record);
@@ -246,7 +246,7 @@ public sealed partial class BlockStore : IDisposable
             hashes[i] = StoreKey.HashOf(source[keys[i]]);
         }
 
-        _samples?.Prefetch(hashes);
+        _samples.Prefetch(hashes);
         if (_ring.Count > 0)
         {
             _lookaside.Prefetch(hashes);
@@ -257,7 +257,7 @@ public sealed partial class BlockStore : IDisposable
     public bool ContainsKey(ReadOnlySpan<byte> key)
     {
         var hash = StoreKey.HashOf(key);
-        return (_samples is not null && _samples.TryFind(key, hash, out _)) || Find(key, hash) is not null;
+        return (_samples.TryFind(key, hash, out _)) || Find(key, hash) is not null;
     }
 
     /// <summary>Inserts a copy of <paramref name="value"/> under a copy of <paramref name="key"/>.</summary>
@@ -405,30 +405,25 @@ public sealed partial class BlockStore : IDisposable
     /// </summary>
     private SetResult SetAnyLocked(int hash, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long expiresAtUnixMs, SetCondition condition, StoreKey lookupKey)
     {
-        if (_samples is not null)
+        if (_samples.TryFindLocked(key, hash, out var record))
         {
-            if (_samples.TryFindLocked(key, hash, out var record))
+            if (condition == SetCondition.IfAbsent)
             {
-                if (condition == SetCondition.IfAbsent)
-                {
-                    return SetResult.ConditionNotMet;
-                }
-
-                return expiresAtUnixMs is 0 or KeepExpiration
-                    ? SetSampleLocked(hash, key, value, record.Bytes)
-                    : MoveToIndexLocked(hash, key, value, expiresAtUnixMs, record.Bytes);
+                return SetResult.ConditionNotMet;
             }
 
-            var old = LookupLocked(lookupKey);
-            if (old is null && expiresAtUnixMs is 0 or KeepExpiration)
-            {
-                return condition == SetCondition.IfPresent ? SetResult.ConditionNotMet : SetSampleLocked(hash, key, value, 0);
-            }
-
-            return SetLocked(hash, key, value, expiresAtUnixMs, condition, old);
+            return expiresAtUnixMs is 0 or KeepExpiration
+                ? SetSampleLocked(hash, key, value, record.Bytes)
+                : MoveToIndexLocked(hash, key, value, expiresAtUnixMs, record.Bytes);
         }
 
-        return SetLocked(hash, key, value, expiresAtUnixMs, condition, LookupLocked(lookupKey));
+        var old = LookupLocked(lookupKey);
+        if (old is null && expiresAtUnixMs is 0 or KeepExpiration)
+        {
+            return condition == SetCondition.IfPresent ? SetResult.ConditionNotMet : SetSampleLocked(hash, key, value, 0);
+        }
+
+        return SetLocked(hash, key, value, expiresAtUnixMs, condition, old);
     }
 
     /// <summary>

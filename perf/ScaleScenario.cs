@@ -130,9 +130,8 @@ internal static class ScaleScenario
             rows.AddRange(evictRows);
             if (evictRows.Count == 2)
             {
-                double V(Row row, string name) => Convert.ToDouble(row.First(kv => kv.Key == name).Value, CultureInfo.InvariantCulture);
                 summary.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"LRU eviction, {valueBytes} B values, {evictMb} MB budget, {evictRequests:N0} writes of distinct keys: keys held node / redis-server {V(evictRows[0], "keys") / V(evictRows[1], "keys"):F2}x, RSS {V(evictRows[0], "rssMb") / V(evictRows[1], "rssMb"):F2}x (node {V(evictRows[0], "rssMb"):F0} MB, redis-server {V(evictRows[1], "rssMb"):F0} MB), fill {V(evictRows[0], "fillSeconds") / V(evictRows[1], "fillSeconds"):F2}x, max stall {V(evictRows[0], "maxStallMs"):F1} vs {V(evictRows[1], "maxStallMs"):F1} ms"));
+                    $"LRU eviction, {valueBytes} B values, {evictMb} MB budget, {evictRequests:N0} writes of distinct keys: keys held node / redis-server {Value(evictRows[0], "keys") / Value(evictRows[1], "keys"):F2}x, RSS {Value(evictRows[0], "rssMb") / Value(evictRows[1], "rssMb"):F2}x (node {Value(evictRows[0], "rssMb"):F0} MB, redis-server {Value(evictRows[1], "rssMb"):F0} MB), fill {Value(evictRows[0], "fillSeconds") / Value(evictRows[1], "fillSeconds"):F2}x, max stall {Value(evictRows[0], "maxStallMs"):F1} vs {Value(evictRows[1], "maxStallMs"):F1} ms"));
             }
         }
 
@@ -145,22 +144,24 @@ internal static class ScaleScenario
                 continue;
             }
 
-            double V(Row row, string name) => Convert.ToDouble(row.First(kv => kv.Key == name).Value, CultureInfo.InvariantCulture);
-            var perEntryNode = V(node, "rssMb") / V(node, "keys");
-            var perEntryRedis = V(redis, "rssMb") / V(redis, "keys");
+            var perEntryNode = Value(node, "rssMb") / Value(node, "keys");
+            var perEntryRedis = Value(redis, "rssMb") / Value(redis, "keys");
             summary.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{bytes} B: node / redis-server: fill {V(node, "fillSeconds") / V(redis, "fillSeconds"):F2}x, RSS {V(node, "rssMb") / V(redis, "rssMb"):F2}x, RSS per key {perEntryNode / perEntryRedis:F2}x (keys per GB of RSS {perEntryRedis / perEntryNode:F2}x), max stall {V(node, "maxStallMs"):F1} vs {V(redis, "maxStallMs"):F1} ms"));
+                $"{bytes} B: node / redis-server: fill {Value(node, "fillSeconds") / Value(redis, "fillSeconds"):F2}x, RSS {Value(node, "rssMb") / Value(redis, "rssMb"):F2}x, RSS per key {perEntryNode / perEntryRedis:F2}x (keys per GB of RSS {perEntryRedis / perEntryNode:F2}x), max stall {Value(node, "maxStallMs"):F1} vs {Value(redis, "maxStallMs"):F1} ms"));
         }
 
         foreach (var row in rows.Where(r => r.Any(kv => kv.Key == "getP16RpsSmall")))
         {
-            double V(string name) => Convert.ToDouble(row.First(kv => kv.Key == name).Value, CultureInfo.InvariantCulture);
+            double V(string name) => Value(row, name);
             summary.Add(string.Create(CultureInfo.InvariantCulture,
                 $"{row[0].Value}: GET -P 16 at {V("keys"):N0} keys / at {V("getKeysSmall"):N0} keys: {V("getP16Rps") / V("getP16RpsSmall"):F2}x ({V("getP16Rps"):N0}/s vs {V("getP16RpsSmall"):N0}/s)"));
         }
 
         return new ScenarioResult("scale", rows, summary);
     }
+
+    /// <summary>A row's figure by column name, as a number.</summary>
+    private static double Value(Row row, string name) => Convert.ToDouble(row.First(kv => kv.Key == name).Value, CultureInfo.InvariantCulture);
 
     /// <summary>redis-benchmark through RESP into one server process, with the PING probe running.</summary>
     private static Row FillResp(ServerProcess process, string benchmark, long requests, long range, int bytes, int probeMs, long getRequests, bool untilRefused = false, long getSmallKeys = 0)
