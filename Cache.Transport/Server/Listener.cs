@@ -40,6 +40,7 @@ internal sealed partial class Listener : IAsyncDisposable, IDisposable
     private Socket? _listener;
     private Task? _acceptLoop;
     private Timer? _opsSampler;
+    private EventLoopTurns? _turns;
     private long _lastCommands;
     private int _disposed;
 
@@ -102,6 +103,7 @@ internal sealed partial class Listener : IAsyncDisposable, IDisposable
         }
 
         _listener = listener;
+        _turns = EventLoopTurns.TryCreate();
         _context.Port = EndPoint.Port;
         _opsSampler = new Timer(static s => ((Listener)s!).SampleOps(), this, 1000, 1000);
         _acceptLoop = Task.Run(AcceptLoopAsync);
@@ -142,6 +144,7 @@ internal sealed partial class Listener : IAsyncDisposable, IDisposable
         }
 
         await Task.WhenAny(Task.WhenAll(pending), Task.Delay(TimeSpan.FromSeconds(5)));
+        _turns?.Dispose();
         _stopping.Dispose();
     }
 
@@ -222,7 +225,7 @@ internal sealed partial class Listener : IAsyncDisposable, IDisposable
 
         var input = new Pipe(InputOptions);
         var output = new Pipe(_outputOptions);
-        var receiving = SocketPumps.ReceiveAsync(socket, input.Writer);
+        var receiving = SocketPumps.ReceiveAsync(socket, input.Writer, _turns);
         var sending = SocketPumps.SendAsync(socket, output.Reader);
         var registered = false;
         var abort = false;

@@ -24,15 +24,29 @@ internal static class SocketPumps
         }
     }
 
-    public static async Task ReceiveAsync(Socket socket, PipeWriter writer)
+    /// <summary>
+    /// Receives into <paramref name="writer"/> until the peer closes. With <paramref name="turns"/>, a connection whose
+    /// receives keep completing at once gives up the event thread every <see cref="EventLoopTurns.ReceivesPerTurn"/>
+    /// of them, so that it cannot keep the other connections waiting (see <see cref="EventLoopTurns"/>).
+    /// </summary>
+    public static async Task ReceiveAsync(Socket socket, PipeWriter writer, EventLoopTurns? turns = null)
     {
         Exception? error = null;
+        var atOnce = 0;
         try
         {
             while (true)
             {
+                if (turns is not null && atOnce >= EventLoopTurns.ReceivesPerTurn)
+                {
+                    atOnce = 0;
+                    await turns.NextTurnAsync();
+                }
+
                 var memory = writer.GetMemory(8192);
-                var received = await socket.ReceiveAsync(memory, SocketFlags.None);
+                var receiving = socket.ReceiveAsync(memory, SocketFlags.None);
+                atOnce = receiving.IsCompleted ? atOnce + 1 : 0;
+                var received = await receiving;
                 if (received == 0)
                 {
                     break;
