@@ -69,15 +69,18 @@ public class EventLoopTurnsTests
     {
         using var turns = CreateTurns();
         using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+
+        // Room in the kernel for everything sent, so that it is all there before the pump starts.
+        listener.ReceiveBufferSize = 4 << 20;
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen();
         using var client = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(listener.LocalEndPoint!);
         using var accepted = await listener.AcceptAsync();
 
-        // 64 KB already queued in the kernel: the pump's 8 KB receives all complete at once, as a pipelining
-        // client on another core keeps them.
-        var sent = new byte[64 * 1024];
+        // Two turns' worth of the pump's 8 KB receives already queued in the kernel: they all complete at once, as
+        // a pipelining client on another core keeps them.
+        var sent = new byte[EventLoopTurns.ReceivesPerTurn * 2 * 8192];
         new Random(3).NextBytes(sent);
         Assert.Equal(sent.Length, client.Send(sent));
         client.Shutdown(SocketShutdown.Send);
