@@ -28,12 +28,13 @@ internal sealed class EventLoopTurns : IDisposable
 {
     /// <summary>Receives in a row that completed at once after which a connection gives up the event thread.</summary>
     /// <remarks>
-    /// A receive of 64 pipelined SETs takes about 0.1 ms to execute, so a turn stays near 1-2 ms. Chosen by
-    /// measurement (6.2M-key fills, worst PING stall; GET -P 16 -c 50 and SET -P 64 -c 8, medians of 3): 4 per
-    /// turn gave stalls of 11-26 ms and SETs about 5% slower than with no turns; 16 gave stalls of 12-16 ms and
-    /// no throughput difference within the runs' noise.
+    /// A receive of 64 pipelined SETs takes about 0.1 ms to execute, so a turn stays under a millisecond. Chosen by
+    /// measurement (full `perf scale` runs, three each): 4 per turn gave 6.2M-key fills' worst PING stalls of
+    /// 14-35 ms (p99 4.4-4.7 ms) and LRU eviction's 20-26 ms; 16 gave 34-52 ms (p99 7.6-10.8 ms) and 56-65 ms.
+    /// GET -P 16 -c 50 and SET -P 64 -c 8 against no turns at all (medians of 3): no difference beyond the runs'
+    /// noise for GET, SET about 5% slower with 4.
     /// </remarks>
-    public const int ReceivesPerTurn = 16;
+    public const int ReceivesPerTurn = 4;
 
     private static readonly byte[] Signal = [1];
 
