@@ -587,7 +587,7 @@ internal sealed class SampleTable
     {
         var size = (int)Math.Max(MinSlots, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((live * 4L / 3) + 1)));
         var old = segment.Slots;
-        var slots = new Slot[size];
+        var slots = NewSlots(size);
         var mask = size - 1;
         foreach (var slot in old)
         {
@@ -660,6 +660,9 @@ internal sealed class SampleTable
     private int NewChunkLocked(int size)
     {
         var bytes = GC.AllocateUninitializedArray<byte>(size, pinned: true);
+
+        // Before the first record is written: untouched pages can still become huge pages (see HugePages).
+        HugePages.Advise(bytes);
         if (!_freeIds.TryPop(out var id))
         {
             id = _nextId++;
@@ -737,6 +740,21 @@ internal sealed class SampleTable
     private static void BeginWrite(Segment segment) => Interlocked.Increment(ref segment.Version);
 
     private static void EndWrite(Segment segment) => Volatile.Write(ref segment.Version, segment.Version + 1);
+
+    /// <summary>A cleared slot array; a large one advised for huge pages before it is cleared (its first touch).</summary>
+    private static unsafe Slot[] NewSlots(int size)
+    {
+        if (!HugePages.Enabled || (long)size * sizeof(Slot) < HugePages.MinimumBytes)
+        {
+            return new Slot[size];
+        }
+
+        // On the large object heap (over 85 KB), which is not compacted: the advised addresses stay the array's.
+        var slots = GC.AllocateUninitializedArray<Slot>(size);
+        HugePages.Advise(slots);
+        Array.Clear(slots);
+        return slots;
+    }
 
     /// <summary>The home slot of a hash in a segment: its high bits, mixed (the low ten chose the segment).</summary>
     private static int Position(int hash, int mask) => (int)(((uint)hash * 0x9E3779B1u) >> 10) & mask;
