@@ -749,7 +749,7 @@ internal sealed class SampleTable
             return new Slot[size];
         }
 
-        // On the large object heap (over 85 KB), which is not compacted: the advised addresses stay the array's.
+        // On the large object heap (over 85 KB), which is compacted only when told to: the advised pages stay the array's.
         var slots = GC.AllocateUninitializedArray<Slot>(size);
         HugePages.Advise(slots);
         Array.Clear(slots);

@@ -231,8 +231,6 @@ internal static class ScaleScenario
     private static Row FillLibrary(long keys, int bytes, int probeMs, string policy)
     {
         Harness.Progress("scale", $"library: {keys.ToString(CultureInfo.InvariantCulture)} keys of {bytes} B");
-        GC.Collect();
-        var rssBefore = Environment.WorkingSet;
         var admission = policy switch
         {
             "lru" => AdmissionPolicy.Lru,
@@ -264,6 +262,10 @@ internal static class ScaleScenario
         }
 
         node.Store.Clear();
+
+        // The baseline after the warm-up, so that the row's RSS is the fill's own.
+        GC.Collect();
+        var rssBefore = Environment.WorkingSet;
         var stopwatch = Stopwatch.StartNew();
         List<double> stalls;
         using (var probe = new PingProbe(server.EndPoint.Port, probeMs))

@@ -19,10 +19,14 @@ namespace Cache.Transport.Server;
 /// <see cref="NextTurnAsync"/> and is resumed by the completion of a receive on an internal socket pair, which the
 /// event thread handles beside the other sockets that became ready meanwhile: it goes on after them, not before.
 /// One byte is written per round however many connections wait; the waiters of a round resume in the order they
-/// came, and one that yields again while being resumed waits for the next round. Where completions are not inline
-/// (the thread pool serves sockets, the default outside cache-node) the same hand-off costs a pool hop per turn.
+/// came, and one that yields again while being resumed waits for the next round. Only for inline completions on
+/// one event thread (the listener creates turns only then): without them, a round's waiters would all resume, and
+/// run their commands, one after another on the one thread that received the wake-up, losing the pool's parallelism.
 /// </para>
-/// <para>Thread-safe. Disposing resumes every waiter at once and makes later calls return completed tasks.</para>
+/// <para>
+/// Thread-safe. Disposing, or the socket pair failing, resumes every waiter at once and makes later calls return
+/// completed tasks: a connection never waits on a turn that cannot come.
+/// </para>
 /// </remarks>
 internal sealed class EventLoopTurns : IDisposable
 {
@@ -45,6 +49,8 @@ internal sealed class EventLoopTurns : IDisposable
     private List<TaskCompletionSource> _resuming = [];
     private bool _signalled;
     private long _yields;
+    private long _rounds;
+    private long _wakesAtOnce;
     private bool _disposed;
 
     private EventLoopTurns(Socket signal, Socket wake)
@@ -56,7 +62,10 @@ internal sealed class EventLoopTurns : IDisposable
     }
 
     /// <summary>Rounds the event loop has handed out (for tests and diagnostics).</summary>
-    public long Rounds { get; private set; }
+    public long Rounds => Volatile.Read(ref _rounds);
+
+    /// <summary>Wake-up receives that completed as soon as they were posted (for tests): none should, or the loop kept the thread.</summary>
+    public long WakesAtOnce => Volatile.Read(ref _wakesAtOnce);
 
     /// <summary>Turns given up so far.</summary>
     public long Yields => Interlocked.Read(ref _yields);
@@ -135,15 +144,13 @@ internal sealed class EventLoopTurns : IDisposable
     }
 
     /// <summary>Resumes every waiter and closes the socket pair.</summary>
-    public void Dispose()
+    public void Dispose() => Fail();
+
+    /// <summary>Ends the turns for good: no later call waits, and everyone waiting now is resumed.</summary>
+    private void Fail()
     {
         lock (_gate)
         {
-            if (_disposed)
-            {
-                return;
-            }
-
             _disposed = true;
         }
 
@@ -154,6 +161,19 @@ internal sealed class EventLoopTurns : IDisposable
 
     private async Task RunAsync()
     {
+        try
+        {
+            await RoundsAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // However the loop ended, nobody may wait for a round it will not hand out.
+            Fail();
+        }
+    }
+
+    private async Task RoundsAsync()
+    {
         var buffer = new byte[64];
         var receiving = _wake.ReceiveAsync(buffer, SocketFlags.None);
         while (true)
@@ -161,16 +181,16 @@ internal sealed class EventLoopTurns : IDisposable
             int received;
             try
             {
-                received = await receiving;
+                // Not on the creator's synchronization context: rounds belong to the thread that receives the byte.
+                received = await receiving.ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
-                received = 0;
+                return;
             }
 
             if (received == 0)
             {
-                Release();
                 return;
             }
 
@@ -184,7 +204,7 @@ internal sealed class EventLoopTurns : IDisposable
                 _resuming = ready;
             }
 
-            Rounds++;
+            Volatile.Write(ref _rounds, _rounds + 1);
             foreach (var waiter in ready)
             {
                 waiter.TrySetResult();
@@ -200,8 +220,12 @@ internal sealed class EventLoopTurns : IDisposable
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
-                Release();
                 return;
+            }
+
+            if (receiving.IsCompleted)
+            {
+                Interlocked.Increment(ref _wakesAtOnce);
             }
 
             bool send;
@@ -227,7 +251,7 @@ internal sealed class EventLoopTurns : IDisposable
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            Release();
+            Fail();
         }
     }
 

@@ -103,7 +103,11 @@ internal sealed partial class Listener : IAsyncDisposable, IDisposable
         }
 
         _listener = listener;
-        _turns = EventLoopTurns.TryCreate();
+        // Turns only where connections share one inline event thread (cache-node's setting; see EventLoopTurns).
+        _turns = Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1"
+            && Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") == "1"
+            ? EventLoopTurns.TryCreate()
+            : null;
         _context.Port = EndPoint.Port;
         _opsSampler = new Timer(static s => ((Listener)s!).SampleOps(), this, 1000, 1000);
         _acceptLoop = Task.Run(AcceptLoopAsync);
