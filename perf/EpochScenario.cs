@@ -309,16 +309,25 @@ internal static class EpochScenario
         return times;
     }
 
-    /// <summary>Reads every byte, as a consumer copying a sample into a tensor would.</summary>
+    [ThreadStatic]
+    private static byte[]? t_tensor;
+
+    /// <summary>
+    /// Copies the sample into a tensor's memory, as a collate step does (one buffer per thread, reused), and returns a
+    /// figure that depends on the copy so that it cannot be left out. Before 2026-12-02 this summed every byte one at a
+    /// time: about 5 us per 16 KB sample against the copy's 1-2, and 40% of all CPU in the 4-process cached epochs
+    /// (perf record), which made every cached mode look slower by a consumer cost no trainer pays.
+    /// </summary>
     internal static long Touch(ReadOnlySpan<byte> sample)
     {
-        long sum = 0;
-        foreach (var b in sample)
+        var tensor = t_tensor;
+        if (tensor is null || tensor.Length < sample.Length)
         {
-            sum += b;
+            t_tensor = tensor = new byte[Math.Max(sample.Length, 16 * 1024)];
         }
 
-        return sum;
+        sample.CopyTo(tensor);
+        return sample.IsEmpty ? 0 : tensor[0] + tensor[sample.Length - 1];
     }
 
     internal sealed class ViewDataset(SyntheticDataset source) : IDataset<ReadOnlyMemory<byte>>
