@@ -39,6 +39,9 @@ internal static partial class HugePages
     /// <summary>True where advice can change anything: Linux with THP in <c>madvise</c> mode.</summary>
     public static bool Enabled { get; } = ReadEnabled();
 
+    /// <summary>True when an array of <paramref name="bytes"/> would be advised: advice is on here and the array is large enough.</summary>
+    public static bool Applies(long bytes) => Enabled && bytes >= MinimumBytes;
+
     /// <summary>
     /// Advises the 2 MB pages that cover <paramref name="array"/>'s elements. Meant for an array that stays where it
     /// is afterwards (pinned, or on the large object heap, which the GC compacts only when told to or under a hard
@@ -48,7 +51,7 @@ internal static partial class HugePages
         where T : unmanaged
     {
         var bytes = (long)array.Length * sizeof(T);
-        if (!Enabled || bytes < MinimumBytes)
+        if (!Applies(bytes))
         {
             return;
         }

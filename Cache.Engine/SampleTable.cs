@@ -744,7 +744,7 @@ internal sealed class SampleTable
     /// <summary>A cleared slot array; a large one advised for huge pages before it is cleared (its first touch).</summary>
     private static unsafe Slot[] NewSlots(int size)
     {
-        if (!HugePages.Enabled || (long)size * sizeof(Slot) < HugePages.MinimumBytes)
+        if (!HugePages.Applies((long)size * sizeof(Slot)))
         {
             return new Slot[size];
         }
