@@ -63,11 +63,12 @@ internal sealed partial class PeerClient
             id = (uint)Interlocked.Increment(ref _nextId);
             var pending = new TaskCompletionSource<Reply>(TaskCreationOptions.RunContinuationsAsynchronously);
             connection.Pending[id] = pending;
-            var frame = new PeerFrameBuilder().Start(op, id);
+            var frame = new PeerFrameBuilder(pooled: true).Start(op, id);
             build(frame, state, connection.CompressAbove);
             var bytes = frame.Finish();
             var end = connection.Send(bytes.Span, _options.RequestTimeout);
             var wait = new ReplyWait(this, connection, op == PeerOp.Set ? WriteSilence : _options.RequestTimeout, bytes.Length, end);
+            frame.Release();
             wait.LookIfQueued();
             return new SyncRequest(connection, id, pending, wait, count) { Op = op };
         }

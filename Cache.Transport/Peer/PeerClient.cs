@@ -145,9 +145,16 @@ internal sealed partial class PeerClient : IAsyncDisposable
     }
 
     /// <summary>The payload of a batched <see cref="PeerOp.Set"/>: the count, then each key and value (through the wire codec when compression was agreed).</summary>
-    private static void WriteSetRequest(PeerFrameBuilder frame, IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, int compressAbove)
+    internal static void WriteSetRequest(PeerFrameBuilder frame, IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, int compressAbove)
     {
-        frame.Int32(entries.Count);
+        // The frame's size is known (at most, with compression): one buffer of it rather than growth by doubling.
+        long size = 4;
+        foreach (var (key, value) in entries)
+        {
+            size += 4 + key.Span.Length + 4 + value.Length + 1;
+        }
+
+        frame.Reserve(size).Int32(entries.Count);
         foreach (var (key, value) in entries)
         {
             frame.Bytes(key.Span);
@@ -298,7 +305,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
             // Inline: the reader thread that sets the reply runs this method's continuation (and its caller's) itself.
             var pending = new TaskCompletionSource<Reply>(completeInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
             connection.Pending[id] = pending;
-            var frame = new PeerFrameBuilder().Start(op, id);
+            var frame = new PeerFrameBuilder(pooled: true).Start(op, id);
             build(frame, state, connection.CompressAbove);
             var bytes = frame.Finish();
 
@@ -306,6 +313,7 @@ internal sealed partial class PeerClient : IAsyncDisposable
             timer.CancelAfter(silence + TimeSpan.FromSeconds(bytes.Length / LeastBytesPerSecond));
             var end = await connection.SendAsync(bytes, timeout.Token);
             var wait = new ReplyWait(this, connection, silence, bytes.Length, end);
+            frame.Release();
             wait.LookIfQueued();
             Reply reply;
             while (true)
