@@ -18,6 +18,7 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
     private readonly ISampleSerializer<T> _serializer;
     private readonly ILogger _logger;
     private readonly WriteBehind _writeBehind;
+    private readonly CompressionGate _compression = new();
 
     private readonly StripedCounter _hits = new();
     private readonly StripedCounter _misses = new();
@@ -287,7 +288,13 @@ internal sealed partial class SampleCache<T> : IDisposable, IAsyncDisposable
         var writer = t_writer ??= new ArrayBufferWriter<byte>(16 * 1024);
         writer.ResetWrittenCount();
         _serializer.Serialize(sample, writer);
-        var encoded = ValueCodec.Encode(writer.WrittenSpan, _settings.CompressAtLeast);
+        var attempt = _settings.CompressAtLeast > 0 && writer.WrittenCount >= _settings.CompressAtLeast && _compression.ShouldTry();
+        var encoded = ValueCodec.Encode(writer.WrittenSpan, attempt ? _settings.CompressAtLeast : 0);
+        if (attempt)
+        {
+            _compression.Record(encoded[0] == (byte)ValueFormat.Lz4);
+        }
+
         if (writer.Capacity > 4 * 1024 * 1024)
         {
             // Do not pin a huge buffer to the thread after one unusually large sample.
