@@ -306,6 +306,13 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
             return;
         }
 
+        if (!Thread.CurrentThread.IsThreadPoolThread)
+        {
+            // The last write completed on a peer connection's reader thread (below) and more is to be written: sending it
+            // from there would hold that connection's replies back, so the flusher goes on from the pool.
+            await Task.Yield();
+        }
+
         var entries = batch.ToArray();
         batch.Clear();
         Interlocked.Add(ref _unwritten, -_countedInBatch);
@@ -313,7 +320,9 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
         var results = new SetResult[entries.Length];
         try
         {
-            await _backend.SetManyAsync(entries, results).ConfigureAwait(false);
+            // Inline: what follows the answers (counting them, releasing the samples kept readable, a flush's barrier) is
+            // short, so it runs on the thread that received the last answer rather than waking a pool thread per owner.
+            await _backend.SetManyInlineAsync(entries, results).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The flusher must outlive any backend fault: such a write counts as failed.
         catch (Exception ex)

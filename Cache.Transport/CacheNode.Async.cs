@@ -42,7 +42,14 @@ public sealed partial class CacheNode : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default)
+    public ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default) =>
+        SetManyAsync(entries, results, completeInline: false, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask SetManyInlineAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default) =>
+        SetManyAsync(entries, results, completeInline: true, cancellationToken);
+
+    private async ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, bool completeInline, CancellationToken cancellationToken)
     {
         var mesh = Mesh;
         var keys = new StoreKey[entries.Length];
@@ -63,7 +70,7 @@ public sealed partial class CacheNode : IAsyncDisposable
             }
             else
             {
-                remote.Add((group.Indices, mesh.Clients[group.Owner]!.SetManyAsync(OwnerBatch.Select(entries.Span, group), cancellationToken)));
+                remote.Add((group.Indices, mesh.Clients[group.Owner]!.SetManyAsync(OwnerBatch.Select(entries.Span, group), completeInline, cancellationToken)));
             }
         }
 

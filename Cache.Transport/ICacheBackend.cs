@@ -47,6 +47,15 @@ public interface ICacheBackend
     /// <summary>As <see cref="SetMany"/>, asynchronously; the backend owns the keys and values from the call on. Cancelling abandons the wait for the answers (the entries then count as failed).</summary>
     ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// As <see cref="SetManyAsync"/>, for a caller whose continuation after the await is short and never blocks (a
+    /// write-behind, which only counts the outcomes and releases the samples it kept readable): the task may complete on
+    /// the thread that received the last answer, with no hop through the thread pool, under the same rule as
+    /// <see cref="GetManyInlineAsync"/>. The default is <see cref="SetManyAsync"/>.
+    /// </summary>
+    ValueTask SetManyInlineAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default) =>
+        SetManyAsync(entries, results, cancellationToken);
+
     /// <summary>Counts the keys that start with <paramref name="prefix"/>.</summary>
     long CountKeys(ReadOnlySpan<byte> prefix);
 

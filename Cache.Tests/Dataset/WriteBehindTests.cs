@@ -1,4 +1,6 @@
 using Cache.Dataset;
+using Cache.Engine;
+using Cache.Transport;
 
 namespace Cache.Tests.Dataset;
 
@@ -159,5 +161,119 @@ public class WriteBehindTests
         await dataset.DisposeAsync();
         Assert.Equal(7, backend.Store.CountKeys("disposeasync:"u8));
         Assert.DoesNotContain(Environment.CurrentManagedThreadId, backend.WriterThreads);
+    }
+
+    [Fact]
+    public void After_a_write_answered_on_another_thread_the_next_write_leaves_from_the_pool()
+    {
+        // The flusher awaits SetManyInlineAsync, whose answer may complete on a peer connection's reader thread; the next
+        // write must not be sent from there (it would hold that connection's replies back).
+        using var backend = new ThreadAnsweringBackend();
+        using var dataset = new CachedDataset<byte[]>(new IndexSource(40), new CacheOptions { DatasetName = "hop", BackendOverride = backend, WriterBufferSize = 4, Compression = SampleCompression.None });
+        for (var i = 0; i < 4; i++)
+        {
+            _ = dataset[i];
+        }
+
+        // The first write is in the backend, unanswered; what comes meanwhile waits for the next write.
+        backend.WaitForCall();
+        for (var i = 4; i < 40; i++)
+        {
+            _ = dataset[i];
+        }
+
+        backend.Answer();
+        dataset.Flush();
+        Assert.Equal(40, backend.Store.CountKeys("hop:"u8));
+        Assert.True(backend.Calls.Count >= 2, $"{backend.Calls.Count} writes");
+        Assert.All(backend.Calls, call => Assert.True(call.OnPool && call.ThreadId != backend.AnsweringThreadId, $"a write was sent from thread {call.ThreadId} (pool: {call.OnPool})"));
+    }
+
+    /// <summary>
+    /// Answers every write from a thread of its own, completing the task there (as a peer connection's reader does for an
+    /// inline write), and records the thread each write was sent from. The first answer waits for <see cref="Answer"/>.
+    /// </summary>
+    private sealed class ThreadAnsweringBackend : ICacheBackend, IDisposable
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<Action> _work = [];
+        private readonly ManualResetEventSlim _answer = new();
+        private readonly SemaphoreSlim _called = new(0);
+        private readonly Thread _thread;
+
+        public ThreadAnsweringBackend()
+        {
+            _thread = new Thread(() =>
+            {
+                foreach (var work in _work.GetConsumingEnumerable())
+                {
+                    _answer.Wait();
+                    work();
+                }
+            }) { IsBackground = true, Name = "answering" };
+            _thread.Start();
+        }
+
+        public BlockStore Store { get; } = new(new BlockStoreOptions { Capacity = 16 << 20 });
+
+        public System.Collections.Concurrent.ConcurrentQueue<(int ThreadId, bool OnPool)> Calls { get; } = new();
+
+        public int AnsweringThreadId => _thread.ManagedThreadId;
+
+        public string Description => "thread-answering backend";
+
+        public void WaitForCall() => Assert.True(_called.Wait(TimeSpan.FromSeconds(30)), "no write reached the backend");
+
+        public void Answer() => _answer.Set();
+
+        public ValueTask SetManyInlineAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default)
+        {
+            Calls.Enqueue((Environment.CurrentManagedThreadId, Thread.CurrentThread.IsThreadPoolThread));
+            _called.Release();
+            var answered = new TaskCompletionSource();
+            _work.Add(() =>
+            {
+                for (var i = 0; i < entries.Length; i++)
+                {
+                    results.Span[i] = Store.SetOwned(entries.Span[i].Key, entries.Span[i].Value);
+                }
+
+                answered.SetResult();
+            }, CancellationToken.None);
+            return new ValueTask(answered.Task);
+        }
+
+        public ValueTask SetManyAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default) =>
+            SetManyInlineAsync(entries, results, cancellationToken);
+
+        public bool TryGet(ReadOnlySpan<byte> key, out ReadOnlyMemory<byte> value) => Store.TryGet(key, out value);
+
+        public void GetMany(ReadOnlySpan<StoreKey> keys, Span<ReadOnlyMemory<byte>> values, Span<bool> found)
+        {
+            for (var i = 0; i < keys.Length; i++)
+            {
+                found[i] = Store.TryGet(keys[i].Span, out values[i]);
+            }
+        }
+
+        public ValueTask GetManyAsync(ReadOnlyMemory<StoreKey> keys, Memory<ReadOnlyMemory<byte>> values, Memory<bool> found, CancellationToken cancellationToken = default)
+        {
+            GetMany(keys.Span, values.Span, found.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public void SetMany(ReadOnlySpan<KeyValuePair<StoreKey, byte[]>> entries, Span<SetResult> results) =>
+            throw new InvalidOperationException("the write-behind writes asynchronously");
+
+        public long CountKeys(ReadOnlySpan<byte> prefix) => Store.CountKeys(prefix);
+
+        public long RemoveKeys(ReadOnlySpan<byte> prefix) => Store.RemoveKeys(prefix);
+
+        public void Dispose()
+        {
+            _answer.Set();
+            _work.CompleteAdding();
+            _thread.Join();
+            Store.Dispose();
+        }
     }
 }

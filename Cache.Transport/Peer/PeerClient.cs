@@ -137,10 +137,18 @@ internal sealed partial class PeerClient : IAsyncDisposable
     }
 
     /// <summary>Writes many entries; element i is entry i's outcome (<see cref="SetResult.Failed"/> for all when the peer failed).</summary>
-    public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, CancellationToken cancellationToken = default)
+    public Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, CancellationToken cancellationToken = default) =>
+        SetManyAsync(entries, completeInline: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="SetManyAsync(IReadOnlyList{KeyValuePair{StoreKey, byte[]}}, CancellationToken)"/>; with
+    /// <paramref name="completeInline"/> the task completes on the connection's reader thread, as for
+    /// <see cref="GetManyAsync(IReadOnlyList{StoreKey}, bool, CancellationToken)"/>.
+    /// </summary>
+    public async Task<SetResult[]> SetManyAsync(IReadOnlyList<KeyValuePair<StoreKey, byte[]>> entries, bool completeInline, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        var reply = await RequestAsync(PeerOp.Set, WriteSetRequest, entries, WriteSilence, cancellationToken: cancellationToken);
+        var reply = await RequestAsync(PeerOp.Set, WriteSetRequest, entries, WriteSilence, completeInline: completeInline, cancellationToken: cancellationToken);
         return ReadSetReply(reply, entries.Count);
     }
 

@@ -80,6 +80,31 @@ public sealed class PeerDeadlineTests : IAsyncDisposable
         Assert.Equal(1, _client.FailedRequests);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_write_asked_to_complete_inline_completes_on_the_connections_reader_thread_and_otherwise_on_the_pool(bool completeInline)
+    {
+        Assert.True(await _client.PingAsync());
+
+        // Held, so that the continuation below is attached before the answer can come: it then runs where the task completes.
+        _relay.Hold();
+        var write = _client.SetManyAsync([new(StoreKey.Copy("inline"u8), [1, 2, 3])], completeInline);
+        var completedOn = write.ContinueWith(_ => (Thread.CurrentThread.Name, Thread.CurrentThread.IsThreadPoolThread), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _relay.Release();
+
+        var (name, onPool) = await completedOn;
+        Assert.True((await write).Single().IsStored());
+        if (completeInline)
+        {
+            Assert.Equal("peer-client reader", name);
+        }
+        else
+        {
+            Assert.True(onPool, $"completed on {name}, not on the thread pool");
+        }
+    }
+
     [Fact]
     public void A_write_timeout_that_is_not_positive_is_refused_naming_the_option()
     {
