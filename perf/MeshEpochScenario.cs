@@ -21,6 +21,13 @@ internal static class MeshEpochScenario
 {
     private const string WorkerCommand = "epoch-worker";
 
+    // The batch of the loader and cached-batch modes (GetMany of 64, as CacheLoader reads).
+    private const int BatchSize = 64;
+
+    // The warm-up's datasets per mode and round, and their samples per rank (see WarmUp).
+    private const int WarmUpDatasets = 4;
+    private const int WarmUpSamplesPerRank = 512;
+
     public static ScenarioResult Run(Arguments args, bool quick, int nodes)
     {
         var samples = args.Int("samples", quick ? 1000 : 2000);
@@ -33,7 +40,12 @@ internal static class MeshEpochScenario
             throw new ArgumentException("--nodes must be 2-64, --samples at least --nodes, --epochs at least 1.");
         }
 
-        string[] modes = ["uncached", "cached", "cached-batch", "loader"];
+        string[] allModes = ["uncached", "cached", "cached-batch", "loader"];
+        var modes = args.String("modes") is { } only ? only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : allModes;
+        if (modes.Length == 0 || modes.Any(m => !allModes.Contains(m)) || !modes.Contains("uncached"))
+        {
+            throw new ArgumentException($"--modes takes a comma-separated list of {string.Join(", ", allModes)} that includes uncached (every figure is a ratio to it).");
+        }
         var readAhead = args.Int("read-ahead", 4);
         var workersOption = args.String("workers");
         var loaderWorkers = workersOption is null ? Math.Max(1, Environment.ProcessorCount / nodes) : args.Int("workers", 1);
@@ -42,8 +54,9 @@ internal static class MeshEpochScenario
             throw new ArgumentException("--workers and --read-ahead must be at least 1.");
         }
 
-        // Room for every cached dataset of the run (each mode and repeat has its own), with slack for imbalance between owners.
-        var capacityPerHost = (long)samples * (payload + 64 + Cache.Engine.BlockStore.EntryOverhead) * repeats * 3 * 2;
+        // Room for every cached dataset of the run (each mode and repeat has its own) and for a warm-up dataset (cleared
+        // before the next), with slack for imbalance between owners.
+        var capacityPerHost = (((long)samples * repeats * 3) + ((long)WarmUpSamplesPerRank * nodes)) * (payload + 64 + Cache.Engine.BlockStore.EntryOverhead) * 2;
         var warmUp = args.Int("warm-up", 1);
         var workers = StartWorkers(nodes, samples, payload, costMs, capacityPerHost, workersOption is null ? null : loaderWorkers, readAhead, warmUp);
         var seconds = new Dictionary<(string Mode, int Epoch), List<double>>();
@@ -90,16 +103,31 @@ internal static class MeshEpochScenario
         {
             $"{nodes} processes on {Environment.ProcessorCount} cores, {samples} samples of {payload} B, {costMs} ms each, each rank reads 1/{nodes} of every epoch; an epoch ends with its slowest rank; median of {repeats} runs; {(warmUp != 0 ? "every mode's code ran untimed first (--warm-up 0 to time a cold process)" : "no warm-up: the first epochs include the JIT")}.",
         };
+        double First(string mode) => Harness.Median(seconds[(mode, 1)]) / Harness.Median(seconds[("uncached", 1)]);
         if (epochs >= 2)
         {
             var later = Enumerable.Range(2, epochs - 1).ToArray();
-            double Mean(string mode) => later.Average(e => Harness.Median(seconds[(mode, e)]));
-            var uncached = Mean("uncached");
-            summary.Add($"epochs 2-{epochs}: cached is {uncached / Mean("cached"):F1}x faster than uncached (one sample at a time, {(nodes - 1) * 100 / nodes}% of them owned by another process); cached-batch (GetMany of 64) is {uncached / Mean("cached-batch"):F1}x faster.");
-            summary.Add($"epochs 2-{epochs}: loader ({loaderWorkers} worker{(loaderWorkers == 1 ? "" : "s")} per process, read-ahead {readAhead}) is {uncached / Mean("loader"):F1}x faster than uncached.");
+            double Speedup(string mode) => later.Average(e => Harness.Median(seconds[("uncached", e)])) / later.Average(e => Harness.Median(seconds[(mode, e)]));
+            if (modes.Contains("cached"))
+            {
+                summary.Add($"epochs 2-{epochs}: cached is {Speedup("cached"):F1}x faster than uncached (one sample at a time, {(nodes - 1) * 100 / nodes}% of them owned by another process).");
+            }
+
+            if (modes.Contains("cached-batch"))
+            {
+                summary.Add($"epochs 2-{epochs}: cached-batch (GetMany of 64) is {Speedup("cached-batch"):F1}x faster than uncached.");
+            }
+
+            if (modes.Contains("loader"))
+            {
+                summary.Add($"epochs 2-{epochs}: loader ({loaderWorkers} worker{(loaderWorkers == 1 ? "" : "s")} per process, read-ahead {readAhead}) is {Speedup("loader"):F1}x faster than uncached.");
+            }
         }
 
-        summary.Add($"epoch 1: loader takes {Harness.Median(seconds[("loader", 1)]) / Harness.Median(seconds[("uncached", 1)]):F2}x the time of uncached; cached-batch {Harness.Median(seconds[("cached-batch", 1)]) / Harness.Median(seconds[("uncached", 1)]):F2}x.");
+        foreach (var mode in modes.Where(m => m is "loader" or "cached-batch"))
+        {
+            summary.Add($"epoch 1: {mode} takes {First(mode):F2}x the time of uncached.");
+        }
 
         return new ScenarioResult("epoch", rows, summary);
     }
@@ -138,7 +166,7 @@ internal static class MeshEpochScenario
             {
                 var view = new CachedDataset<ReadOnlyMemory<byte>>(new EpochScenario.ViewDataset(from), new CacheOptions { DatasetName = name, CapacityPerNode = capacity, ClusterMode = true });
                 var sampler = new DistributedSampler(from.Count, seed: seed);
-                var options = new DataLoaderOptions { BatchSize = 64, ReadAhead = readAhead, Workers = workersOption is null ? null : int.Parse(workersOption, CultureInfo.InvariantCulture) };
+                var options = new DataLoaderOptions { BatchSize = BatchSize, ReadAhead = readAhead, Workers = workersOption is null ? null : int.Parse(workersOption, CultureInfo.InvariantCulture) };
                 views[name] = entry = (view, new CachedDataLoader<ReadOnlyMemory<byte>>(view, sampler, options));
             }
 
@@ -186,7 +214,7 @@ internal static class MeshEpochScenario
             }
             else if (mode == "cached-batch")
             {
-                foreach (var batch in share.Chunk(64))
+                foreach (var batch in share.Chunk(BatchSize))
                 {
                     foreach (var sample in dataset.GetMany(batch))
                     {
@@ -214,22 +242,31 @@ internal static class MeshEpochScenario
         {
             // The first dataset starts the process's node, which joins the mesh through the rendezvous.
             _ = Dataset("warm-up", source);
+            var trace = ThreadCpuTrace.Enabled ? new ThreadCpuTrace() : null;
+            var jitLog = Environment.GetEnvironmentVariable("DOTNET_JitStdOutFile") is not null;
             if (warmUp)
             {
-                WarmUp(RunEpoch, payload, launch.WorldSize);
-                foreach (var name in datasets.Keys.Where(n => n.StartsWith("warm-", StringComparison.Ordinal)).ToList())
+                WarmUp(RunEpoch, Forget, payload, launch.WorldSize);
+            }
+
+            // Clears a warm-up dataset (room in the store for the timed ones, as without the warm-up) and lets it go.
+            void Forget(string name)
+            {
+                if (datasets.Remove(name, out var dataset))
                 {
-                    // Room in the store for the timed datasets, as without the warm-up.
-                    datasets[name].Clear();
+                    dataset.Clear();
+                    dataset.Dispose();
                 }
 
-                foreach (var name in views.Keys.Where(n => n.StartsWith("warm-", StringComparison.Ordinal)).ToList())
+                if (views.Remove(name, out var view))
                 {
-                    views[name].Dataset.Clear();
+                    view.Dataset.Clear();
+                    view.Dataset.Dispose();
                 }
             }
 
-            var trace = ThreadCpuTrace.Enabled ? new ThreadCpuTrace() : null;
+            // The trace's own code is compiled here, not in the first timed epoch.
+            trace?.Report("start-up");
             Console.WriteLine("ready");
             while (Console.ReadLine() is { } line)
             {
@@ -240,7 +277,14 @@ internal static class MeshEpochScenario
                 }
 
                 trace?.Report("idle");
+                var jitBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
                 var (seconds, hits, misses) = RunEpoch(parts[1], parts[2], int.Parse(parts[3], CultureInfo.InvariantCulture), source);
+                if (jitLog)
+                {
+                    // The methods this epoch compiled are the lines after jitBefore in the rank's DOTNET_JitStdOutFile.
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[jit] rank {launch.Rank} {line}: methods {jitBefore + 1}-{System.Runtime.JitInfo.GetCompiledMethodCount()}"));
+                }
+
                 trace?.Report(string.Create(CultureInfo.InvariantCulture, $"{line} took {seconds:F3} s"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {seconds:R} {hits} {misses}"));
             }
@@ -262,18 +306,22 @@ internal static class MeshEpochScenario
     }
 
     /// <summary>
-    /// Runs every mode's code before anything is timed: three epochs of each, twice, over a small dataset of samples that
-    /// cost almost nothing (so misses, writes and hits all run), each round followed by a pause for the JIT's background compiler to finish
-    /// the hot methods at tier 1. Without it, the first timed epoch of each mode pays for compiling that mode's code
-    /// (traced with CACHE_PERF_THREADS=1: the tiered compiler's thread took 130-180 ms of CPU per process in the
-    /// loader's first epoch, against 30-50 ms in later ones), a start-up cost of the process, not of the epoch;
-    /// on 4 processes sharing 2 cores it made the quick suite's first epoch 1.4x the uncached one.
-    /// <c>--warm-up 0</c> turns it off.
+    /// Runs every mode's code before anything is timed, in the timed epochs' shape (batches of 64, the rank's share of
+    /// 512 samples per rank) but over samples that cost almost nothing: per round and mode, four fresh datasets, each read
+    /// twice (the first epoch misses, so production, the write-behind and the owners' stores run; the second hits), then
+    /// cleared. Each round is followed by a pause for the JIT's background compiler to finish the hot methods at tier 1.
+    /// Without it, the first timed epoch of each mode pays for compiling that mode's code, a start-up cost of the process,
+    /// not of the epoch: the tiered compiler's thread took 130-180 ms of CPU per process in the loader's first epoch (traced
+    /// with CACHE_PERF_THREADS=1), and on 4 processes sharing 2 cores it made the quick suite's first epoch 1.4x the
+    /// uncached one. The four datasets matter too: code that runs once per batch (a read and a write per owner, the
+    /// flusher's round, the owner's turn-taking under a 256 KB write) needs 30 counted calls to reach tier 1, and one
+    /// dataset read three times gave it 8 misses and 16 hits a round (traced with DOTNET_JitDisasmSummary: about 70 methods,
+    /// 50-80 ms of JIT per rank, compiled during the first timed epoch). <c>--warm-up 0</c> turns it off.
     /// </summary>
-    private static void WarmUp(Func<string, string, int, SyntheticDataset, (double, long, long)> runEpoch, int payload, int worldSize)
+    private static void WarmUp(Func<string, string, int, SyntheticDataset, (double, long, long)> runEpoch, Action<string> forget, int payload, int worldSize)
     {
         // Samples that cost a little, so that the source's busy loop runs (and is compiled) too.
-        var cheap = new SyntheticDataset(512 * worldSize, payload, costMs: 0.02);
+        var cheap = new SyntheticDataset(WarmUpSamplesPerRank * worldSize, payload, costMs: 0.02);
 
         // Two rounds: the JIT counts a method's calls only after a delay, so the methods that became hot in the first
         // round are counted, and promoted, in the second.
@@ -281,9 +329,16 @@ internal static class MeshEpochScenario
         {
             foreach (var mode in new[] { "uncached", "cached", "cached-batch", "loader" })
             {
-                for (var epoch = 1; epoch <= 3; epoch++)
+                for (var dataset = 0; dataset < WarmUpDatasets; dataset++)
                 {
-                    runEpoch(mode, $"warm-{mode}", 900_000 + (round * 10) + epoch, cheap);
+                    var name = $"warm-{mode}-{round}-{dataset}";
+                    var seed = 900_000 + (round * 100) + (dataset * 10);
+                    runEpoch(mode, name, seed, cheap);
+                    runEpoch(mode, name, seed + 1, cheap);
+
+                    // The ranks warm up without waiting for each other: a rank still reading this dataset may find some of
+                    // its samples cleared by another, which only turns a few hits into misses.
+                    forget(name);
                 }
             }
 
@@ -342,6 +397,12 @@ internal static class MeshEpochScenario
                 if (Environment.GetEnvironmentVariable("DOTNET_TieredPGO") is null)
                 {
                     info.Environment["DOTNET_TieredPGO"] = "0";
+                }
+
+                if (Environment.GetEnvironmentVariable("CACHE_PERF_JIT_DIR") is { } jitDir)
+                {
+                    info.Environment["DOTNET_JitStdOutFile"] = Path.Combine(jitDir, $"jit-{rank}.txt");
+                    info.Environment["DOTNET_JitDisasmSummary"] = "1";
                 }
 
                 workers.Add(Process.Start(info) ?? throw new InvalidOperationException($"cannot start {program}"));

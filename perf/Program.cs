@@ -31,8 +31,9 @@ if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
 {
     Console.WriteLine("usage: perf [scenario] [--option value ...] [--json FILE]");
     Console.WriteLine("  no scenario: a quick suite of every scenario at small sizes");
-    Console.WriteLine("  epoch    --samples N --bytes B --cost-ms MS --epochs E --repeats R --backend peer|redis");
-    Console.WriteLine("  epoch    --nodes N ...   (N processes forming a mesh, each reading its share of every epoch)");
+    Console.WriteLine("  epoch    --samples N --bytes B --cost-ms MS --epochs E --repeats R --workers W --read-ahead B --backend peer|redis");
+    Console.WriteLine("  epoch    --nodes N ... --modes uncached,cached,cached-batch,loader --warm-up 0|1");
+    Console.WriteLine("           (N processes forming a mesh, each reading its share of every epoch)");
     Console.WriteLine("  hitrate  --samples N --bytes B --epochs E");
     Console.WriteLine("  local    --repeats R --ms MS");
     Console.WriteLine("  resp     --runs R --requests N --large-requests N   (needs redis-benchmark; redis-server optional)");

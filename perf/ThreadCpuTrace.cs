@@ -38,7 +38,7 @@ internal sealed class ThreadCpuTrace
 
         // The process's own count includes threads that ended during the interval (the loader's workers end with the epoch).
         var process = ProcessTicks();
-        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[threads] rank {Environment.GetEnvironmentVariable("RANK")} {label}: {(process - _processBefore) * 10} ms cpu ({total / 10.0:F1} ms in live threads), {now.Count} threads, {System.Runtime.JitInfo.GetCompiledMethodCount() - _jitMethodsBefore} methods compiled in {(System.Runtime.JitInfo.GetCompilationTime() - _jitTimeBefore).TotalMilliseconds:F1} ms"));
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[threads] rank {Environment.GetEnvironmentVariable("RANK")} {label}: {(process - _processBefore) * 10} ms cpu ({total / 10.0:F1} ms in live threads), {now.Count} threads, {System.Runtime.JitInfo.GetCompiledMethodCount() - _jitMethodsBefore} methods compiled in {(System.Runtime.JitInfo.GetCompilationTime() - _jitTimeBefore).TotalMilliseconds:F1} ms, {System.Runtime.JitInfo.GetCompiledMethodCount()} in all"));
         _processBefore = process;
         _jitMethodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
         _jitTimeBefore = System.Runtime.JitInfo.GetCompilationTime();
