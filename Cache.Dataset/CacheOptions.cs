@@ -26,6 +26,14 @@ public sealed class CacheOptions
     /// later, different value is logged and ignored.</summary>
     public long? CapacityPerNode { get; set; }
 
+    /// <summary>Bytes of cache memory per node to commit and touch when the process's cache is created, split over the
+    /// node's processes as <see cref="CapacityPerNode"/> is; 0 (the default) to the capacity. As memcached's <c>-L</c>: the
+    /// first epoch's samples then land in memory the machine has already backed (on a virtual machine that backs memory on
+    /// first touch, fresh memory cost 3 ms per MB here), and a machine that cannot provide it fails at start rather than
+    /// hours into the first epoch. Creating the cache takes as long as the touching does. Fixed, like the capacity, by the
+    /// process's first dataset.</summary>
+    public long PreallocatePerNode { get; set; }
+
     /// <summary>True (default, as Bagua): samples are sharded over all processes of the job. In a job of
     /// several processes (<c>WORLD_SIZE</c> &gt; 1) the process's node forms the mesh from the launcher's
     /// environment (<c>RANK</c>, <c>LOCAL_RANK</c>, <c>MASTER_ADDR</c>, and <c>CACHE_PORT</c>: the base port,

@@ -88,9 +88,16 @@ internal sealed class CacheSettings
             return new CacheSettings(options.DatasetName, writerBufferSize, compressAtLeast, redis, loggerFactory);
         }
 
+        var capacityPerNode = options.CapacityPerNode ?? DefaultCapacityPerNode();
+        if (options.PreallocatePerNode < 0 || options.PreallocatePerNode > capacityPerNode)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PreallocatePerNode), options.PreallocatePerNode, $"PreallocatePerNode must be 0 to the capacity per node ({capacityPerNode} bytes).");
+        }
+
         var nodeOptions = new CacheNodeOptions
         {
-            Capacity = (options.CapacityPerNode ?? DefaultCapacityPerNode()) / launch.LocalWorldSize,
+            Capacity = capacityPerNode / launch.LocalWorldSize,
+            Preallocate = options.PreallocatePerNode / launch.LocalWorldSize,
             Policy = options.Policy,
             LoggerFactory = loggerFactory,
         };

@@ -16,6 +16,9 @@ public sealed partial class BlockStore
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         Volatile.Write(ref _capacity, capacity);
+
+        // Memory committed ahead of need is for records the budget can hold: a smaller budget lets the excess go.
+        _samples.TrimSpare(capacity - _samples.ChunkBytesHeld);
         if (Policy == AdmissionPolicy.Retain)
         {
             return;
@@ -73,4 +76,27 @@ public sealed partial class BlockStore
         var data = entry.Data;
         return new KeyVersion(entry, data, 0, Volatile.Read(ref entry.Version), Volatile.Read(ref entry.ExpiresAtUnixMs));
     }
+
+    /// <summary>
+    /// Commits and touches memory for <paramref name="bytes"/> more bytes of records (rounded up to whole 4 MB chunks, and
+    /// at most what the budget can hold beyond the chunks already held and committed), as memcached's <c>-L</c>: the
+    /// samples written later land in memory the machine has already backed, and a machine that cannot provide it fails
+    /// now rather than while the store fills. On a virtual machine that backs memory on first touch, fresh memory was
+    /// written at 0.3 GB/s here against 9 GB/s once backed; an epoch that fills a cache pays that for every byte it adds.
+    /// Blocks the caller for as long as the touching takes; keys with an expiration (kept in the general index) do not
+    /// use this memory. Returns the bytes committed. Thread-safe.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is negative.</exception>
+    public long Preallocate(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        lock (_preallocateGate)
+        {
+            var room = Capacity - _samples.ChunkBytesHeld - _samples.SpareBytes;
+            return _samples.Preallocate(Math.Min(bytes, room));
+        }
+    }
+
+    /// <summary>Bytes of memory committed by <see cref="Preallocate"/> that no record uses yet.</summary>
+    public long PreallocatedBytes => _samples.SpareBytes;
 }

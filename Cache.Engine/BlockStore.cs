@@ -67,6 +67,9 @@ public sealed partial class BlockStore : IDisposable
     private readonly TimeProvider _time;
     private readonly ITimer? _sweepTimer;
     private readonly Meter _meter;
+
+    // One preallocation at a time, so that two cannot both commit the same room in the budget.
+    private readonly Lock _preallocateGate = new();
     private int _disposed;
 
     /// <summary>Creates a store. Throws <see cref="ArgumentException"/> naming the option when a setting is invalid.</summary>
@@ -88,6 +91,11 @@ public sealed partial class BlockStore : IDisposable
             ThrowHelper.ThrowOptionOutOfRange(nameof(options.ExpirationSweepInterval), options.ExpirationSweepInterval, "ExpirationSweepInterval must not be negative.");
         }
 
+        if (options.Preallocate < 0 || options.Preallocate > options.Capacity)
+        {
+            ThrowHelper.ThrowOptionOutOfRange(nameof(options.Preallocate), options.Preallocate, "Preallocate must be 0 to Capacity bytes.");
+        }
+
         _capacity = options.Capacity;
         _policy = (int)options.Policy;
         Name = options.Name ?? "default";
@@ -106,6 +114,10 @@ public sealed partial class BlockStore : IDisposable
         }
 
         _meter = CreateMeter();
+        if (options.Preallocate > 0)
+        {
+            Preallocate(options.Preallocate);
+        }
     }
 
     /// <summary>The byte budget (see <see cref="Resize"/>).</summary>

@@ -6,6 +6,10 @@ public sealed class BlockStoreOptions
     /// <summary>The byte budget: keys, values and <see cref="BlockStore.EntryOverhead"/> per entry. Must be positive.</summary>
     public long Capacity { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>Bytes of record memory to commit and touch when the store is created (see <see cref="BlockStore.Preallocate"/>):
+    /// 0 (the default) to Capacity. The constructor takes as long as the touching does.</summary>
+    public long Preallocate { get; set; }
+
     /// <summary>What to do when an insert does not fit. Default <see cref="AdmissionPolicy.Retain"/>.</summary>
     public AdmissionPolicy Policy { get; set; } = AdmissionPolicy.Retain;
 

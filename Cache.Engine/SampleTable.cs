@@ -70,6 +70,9 @@ internal sealed class SampleTable
     private readonly Stack<int> _freeIds = new();
     private readonly Queue<int> _sparse = new();
 
+    // Chunks committed ahead of need (Preallocate), taken before a new one is allocated; guarded by _chunkGate.
+    private readonly Stack<byte[]> _spare = new();
+
     // Chunk id -> bytes; id 0 means "empty slot", -1 "removed". Grown by copying under _chunkGate (one
     // reference per 4 MB: 16 GB is 4096 of them), published with a volatile write before any slot names a new id.
     private byte[]?[] _chunks = new byte[]?[16];
@@ -82,6 +85,7 @@ internal sealed class SampleTable
     private long _count;
     private long _ticks;
     private long _chunkBytesTotal;
+    private long _spareBytes;
     private long _droppedSinceCollect;
     private int _compacting;
     private int _sparsePending;
@@ -99,6 +103,58 @@ internal sealed class SampleTable
 
     /// <summary>Bytes of chunks the table holds now (live and dead records, and the head's unused tail).</summary>
     public long ChunkBytesHeld => Volatile.Read(ref _chunkBytesTotal);
+
+    /// <summary>Bytes of chunks committed ahead of need (<see cref="Preallocate"/>) and not yet holding records.</summary>
+    public long SpareBytes => Volatile.Read(ref _spareBytes);
+
+    /// <summary>
+    /// Allocates chunks for at least <paramref name="bytes"/> of records and touches every page of them, so that the
+    /// records written into them later land in memory the machine has already backed; they are taken before any new chunk
+    /// is allocated. Returns the bytes added. Runs on the caller's thread (the touching is the point); thread-safe.
+    /// </summary>
+    public long Preallocate(long bytes)
+    {
+        long added = 0;
+        var page = Environment.SystemPageSize;
+        while (added < bytes)
+        {
+            var chunk = GC.AllocateUninitializedArray<byte>(ChunkBytes, pinned: true);
+            HugePages.Advise(chunk);
+            // One write per page, plus the last byte: the array's data does not start on a page boundary, so it ends in
+            // a page the stride misses. A nonzero byte: chunks touched with zeros were found unmapped again about 15 s later
+            // (perf record of the mesh epochs: whole huge pages faulted in by the store's writes into them), chunks
+            // touched with ones were not. What takes cold all-zero pages back on this machine was not found (not its
+            // DAMON scheme, which leaves anonymous memory alone, nor the kernel's shrinker of underused huge pages).
+            for (var i = 0; i < chunk.Length; i += page)
+            {
+                chunk[i] = 1;
+            }
+
+            chunk[^1] = 1;
+
+            lock (_chunkGate)
+            {
+                _spare.Push(chunk);
+                _spareBytes += ChunkBytes;
+            }
+
+            added += ChunkBytes;
+        }
+
+        return added;
+    }
+
+    /// <summary>Lets go of spare chunks until at most <paramref name="bytes"/> of them remain (a store made smaller).</summary>
+    public void TrimSpare(long bytes)
+    {
+        lock (_chunkGate)
+        {
+            while (_spareBytes > Math.Max(0, bytes) && _spare.TryPop(out _))
+            {
+                _spareBytes -= ChunkBytes;
+            }
+        }
+    }
 
     /// <summary>Slots of every segment now (for the index's real size).</summary>
     public long SlotCount
@@ -659,10 +715,20 @@ internal sealed class SampleTable
 
     private int NewChunkLocked(int size)
     {
-        var bytes = GC.AllocateUninitializedArray<byte>(size, pinned: true);
+        byte[] bytes;
+        if (size == ChunkBytes && _spare.TryPop(out var spare))
+        {
+            bytes = spare;
+            _spareBytes -= ChunkBytes;
+        }
+        else
+        {
+            bytes = GC.AllocateUninitializedArray<byte>(size, pinned: true);
 
-        // Before the first record is written: untouched pages can still become huge pages (see HugePages).
-        HugePages.Advise(bytes);
+            // Before the first record is written: untouched pages can still become huge pages (see HugePages).
+            HugePages.Advise(bytes);
+        }
+
         if (!_freeIds.TryPop(out var id))
         {
             id = _nextId++;

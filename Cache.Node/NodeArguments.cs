@@ -14,11 +14,15 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
     /// <summary>The silence after which a peer request fails (<c>--request-timeout</c>).</summary>
     public TimeSpan RequestTimeout { get; init; } = new Cache.Transport.Peer.PeerClientOptions().RequestTimeout;
 
+    /// <summary>Bytes of store memory committed at start (<c>--preallocate</c>; 0: none).</summary>
+    public long Preallocate { get; init; }
+
     /// <summary>The least level logged to standard error (<c>--log-level</c>).</summary>
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
 
     public const string Usage =
         "usage: cache-node [--port 7379] [--bind 127.0.0.1] [--capacity 1gb] [--policy retain|lru|random]\n" +
+        "                  [--preallocate 512mb|all (store memory committed and touched at start)]\n" +
         "                  [--requirepass PASSWORD] [--protected-mode yes|no] [--maxclients 10000]\n" +
         "                  [--send-lowat 16kb (unsent bytes left to the kernel per connection; 0: the kernel's)]\n" +
         "                  [--peers host:port,host:port,... --rank N [--secret S] [--cluster-id ID]\n" +
@@ -44,6 +48,7 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
         var failoverAfter = defaults.FailoverAfter;
         var requestTimeout = defaults.RequestTimeout;
         var logLevel = Microsoft.Extensions.Logging.LogLevel.Information;
+        string? preallocate = null;
         for (var i = 0; i < args.Count; i++)
         {
             var flag = args[i];
@@ -78,6 +83,9 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
                     break;
                 case "--capacity":
                     capacity = ParseSize(Value(), flag);
+                    break;
+                case "--preallocate":
+                    preallocate = Value();
                     break;
                 case "--policy":
                     var name = Value();
@@ -153,8 +161,21 @@ internal sealed record NodeArguments(IPAddress Bind, int Port, long Capacity, Ad
             throw new ArgumentException("--rank needs --peers.", "--rank");
         }
 
+        // After the loop: "all" means the capacity, whichever order the flags came in.
+        var preallocateBytes = preallocate switch
+        {
+            null or "0" => 0,
+            "all" => capacity,
+            _ => ParseSize(preallocate, "--preallocate"),
+        };
+        if (preallocateBytes > capacity)
+        {
+            throw new ArgumentException($"--preallocate {preallocate} is more than --capacity ({capacity} bytes).", "--preallocate");
+        }
+
         return new NodeArguments(bind, port, capacity, policy, password, protectedMode, maxClients, peers, Math.Max(rank, 0), secret, clusterId, sendLowWatermark)
         {
+            Preallocate = preallocateBytes,
             FailoverAfter = failoverAfter,
             RequestTimeout = requestTimeout,
             LogLevel = logLevel,

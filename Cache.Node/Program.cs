@@ -38,7 +38,7 @@ catch (ArgumentException ex)
 }
 
 using var loggerFactory = new ConsoleLoggerFactory(arguments.LogLevel);
-using var node = new CacheNode(new CacheNodeOptions { Capacity = arguments.Capacity, Policy = arguments.Policy, LoggerFactory = loggerFactory });
+using var node = new CacheNode(new CacheNodeOptions { Capacity = arguments.Capacity, Preallocate = arguments.Preallocate, Policy = arguments.Policy, LoggerFactory = loggerFactory });
 var server = new PeerServer(node, new PeerServerOptions
 {
     BindAddress = arguments.Bind,

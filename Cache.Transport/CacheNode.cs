@@ -41,7 +41,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
 
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<CacheNode>() ?? NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(options.TimeProvider, nameof(options.TimeProvider));
-        Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Policy = options.Policy, Name = "node", TimeProvider = options.TimeProvider });
+        Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Preallocate = options.Preallocate, Policy = options.Policy, Name = "node", TimeProvider = options.TimeProvider });
         _time = options.TimeProvider;
     }
 

@@ -9,6 +9,14 @@ public sealed class CacheNodeOptions
     /// <summary>This process's byte budget (a node's capacity divided over its local processes). Must be positive.</summary>
     public long Capacity { get; set; } = 1L << 30;
 
+    /// <summary>
+    /// Bytes of store memory to commit and touch when the node is created, 0 (the default) to <see cref="Capacity"/>, as
+    /// memcached's <c>-L</c>: the samples of a first epoch then land in memory the machine has already backed, and a machine
+    /// that cannot provide it fails at start rather than while the cache fills (see <see cref="BlockStore.Preallocate"/>).
+    /// The constructor takes as long as the touching does.
+    /// </summary>
+    public long Preallocate { get; set; }
+
     /// <summary>The store's admission policy. Default <see cref="AdmissionPolicy.Retain"/>.</summary>
     public AdmissionPolicy Policy { get; set; } = AdmissionPolicy.Retain;
 

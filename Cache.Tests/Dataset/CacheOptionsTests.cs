@@ -19,6 +19,14 @@ public class CacheOptionsTests
     }
 
     [Theory]
+    [InlineData(-1L)]
+    [InlineData((64L << 20) + 1)]
+    public void Preallocation_below_zero_or_above_the_capacity_throws_naming_PreallocatePerNode(long bytes)
+    {
+        Assert.Equal("PreallocatePerNode", Invalid(new CacheOptions { DatasetName = "d", CapacityPerNode = 64L << 20, PreallocatePerNode = bytes, Node = null, ClusterMode = false }).ParamName);
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData("has space")]
     [InlineData("a:b")]

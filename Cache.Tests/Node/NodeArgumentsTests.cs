@@ -23,6 +23,25 @@ public class NodeArgumentsTests
     }
 
     [Fact]
+    public void Preallocation_defaults_to_none_and_takes_a_size_or_all_of_the_capacity_in_any_order()
+    {
+        Assert.Equal(0, NodeArguments.Parse([]).Preallocate);
+        Assert.Equal(256L << 20, NodeArguments.Parse(["--preallocate", "256mb"]).Preallocate);
+        Assert.Equal(2L << 30, NodeArguments.Parse(["--preallocate", "all", "--capacity", "2gb"]).Preallocate);
+        Assert.Equal(1L << 30, NodeArguments.Parse(["--capacity", "1gb", "--preallocate", "all"]).Preallocate);
+    }
+
+    [Theory]
+    [InlineData("2gb")]
+    [InlineData("some")]
+    [InlineData("-5")]
+    public void A_wrong_preallocation_is_refused_naming_the_flag(string value)
+    {
+        var ex = Assert.Throws<ArgumentException>(() => NodeArguments.Parse(["--capacity", "1gb", "--preallocate", value]));
+        Assert.Equal("--preallocate", ex.ParamName);
+    }
+
+    [Fact]
     public void A_flag_without_its_value_is_refused_naming_the_flag()
     {
         var ex = Assert.Throws<ArgumentException>(() => NodeArguments.Parse(["--port", "7000", "--send-lowat"]));

@@ -164,6 +164,16 @@ public class RespIntrospectionTests
     }
 
     [Fact]
+    public async Task Info_memory_reports_the_memory_a_node_committed_at_start()
+    {
+        await using var node = new CacheNode(new CacheNodeOptions { Capacity = 64L << 20, Preallocate = 8L << 20 });
+        await using var h = new RespHarness(node: node);
+        Assert.Contains("cache_preallocated_bytes:8388608\r\n", (string)(await h.RunAsync("INFO", "memory"))!, StringComparison.Ordinal);
+        await h.RunAsync("SET", "k", "v");
+        Assert.Contains("cache_preallocated_bytes:4194304\r\n", (string)(await h.RunAsync("INFO", "memory"))!, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Config_set_refuses_what_cannot_change_with_redis_errors_and_applies_nothing()
     {
         await using var h = new RespHarness();

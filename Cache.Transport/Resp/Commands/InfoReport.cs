@@ -117,6 +117,7 @@ internal static class InfoReport
                     .Append(c, $"cache_entry_overhead:{BlockStore.EntryOverhead}\r\n")
                     .Append(c, $"cache_samples:{store.SampleCount}\r\n")
                     .Append(c, $"cache_sample_chunk_bytes:{store.SampleChunkBytes}\r\n")
+                    .Append(c, $"cache_preallocated_bytes:{store.PreallocatedBytes}\r\n")
                     .Append(c, $"cache_sample_index_bytes:{store.SampleIndexBytes}\r\n")
                     .Append(c, $"gc_collections:{GC.CollectionCount(0)},{GC.CollectionCount(1)},{GC.CollectionCount(2)}\r\n")
                     .Append(c, $"gc_pause_total_ms:{(long)GC.GetTotalPauseDuration().TotalMilliseconds}\r\n");
