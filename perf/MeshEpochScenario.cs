@@ -24,8 +24,8 @@ internal static class MeshEpochScenario
     // The batch of the loader and cached-batch modes (GetMany of 64, as CacheLoader reads).
     private const int BatchSize = 64;
 
-    // The warm-up's datasets per mode and round, and their samples per rank (see WarmUp).
-    private const int WarmUpDatasets = 4;
+    // The warm-up's fills per mode and round, and their samples per rank (see WarmUp).
+    private const int WarmUpFills = 4;
     private const int WarmUpSamplesPerRank = 512;
 
     public static ScenarioResult Run(Arguments args, bool quick, int nodes)
@@ -58,7 +58,17 @@ internal static class MeshEpochScenario
         // before the next), with slack for imbalance between owners.
         var capacityPerHost = (((long)samples * repeats * 3) + ((long)WarmUpSamplesPerRank * nodes)) * (payload + 64 + Cache.Engine.BlockStore.EntryOverhead) * 2;
         var warmUp = args.Int("warm-up", 1);
-        var workers = StartWorkers(nodes, samples, payload, costMs, capacityPerHost, workersOption is null ? null : loaderWorkers, readAhead, warmUp);
+
+        // With --preallocate 1, each process commits the memory its share of the timed datasets needs (after the warm-up,
+        // which would use it up), as a trainer does with CacheOptions.PreallocatePerNode: the first epochs then write into
+        // memory the machine has already backed. Its share: samples / nodes of each cached mode and repeat, with slack for
+        // owners that hold more than their quarter.
+        var storedModes = modes.Count(m => m != "uncached");
+        var preallocate = args.Int("preallocate", 0) != 0
+            ? (long)Math.Ceiling(samples * 1.15 / nodes) * storedModes * repeats * (payload + 64)
+            : 0;
+        var freshGBps = Harness.FreshMemoryGBps();
+        var workers = StartWorkers(nodes, samples, payload, costMs, capacityPerHost, workersOption is null ? null : loaderWorkers, readAhead, warmUp, preallocate);
         var seconds = new Dictionary<(string Mode, int Epoch), List<double>>();
         var hitRates = new Dictionary<(string Mode, int Epoch), List<double>>();
         try
@@ -103,6 +113,10 @@ internal static class MeshEpochScenario
         {
             $"{nodes} processes on {Environment.ProcessorCount} cores, {samples} samples of {payload} B, {costMs} ms each, each rank reads 1/{nodes} of every epoch; an epoch ends with its slowest rank; median of {repeats} runs; {(warmUp != 0 ? "every mode's code ran untimed first (--warm-up 0 to time a cold process)" : "no warm-up: the first epochs include the JIT")}.",
         };
+        var filled = (double)samples * (payload + 64);
+        summary.Add(preallocate > 0
+            ? $"fresh memory here: {freshGBps:F2} GB/s; each process committed its share of the timed datasets' memory ({preallocate >> 20} MB) before they ran (--preallocate 1), so their first epochs wrote into memory already backed."
+            : $"fresh memory here: {freshGBps:F2} GB/s (a store committing 64 MB); an epoch that fills a cached dataset puts {filled / (1 << 20):F0} MB in fresh memory (--preallocate 1 commits it before the timed epochs).");
         double First(string mode) => Harness.Median(seconds[(mode, 1)]) / Harness.Median(seconds[("uncached", 1)]);
         if (epochs >= 2)
         {
@@ -145,6 +159,7 @@ internal static class MeshEpochScenario
         var workersOption = args.String("workers");
         var readAhead = args.Int("read-ahead", 4);
         var warmUp = args.Int("warm-up", 1) != 0;
+        var preallocate = args.Long("preallocate", 0);
         args.ThrowIfUnused();
         var launch = Cache.Transport.Mesh.MeshEnvironment.Read();
         var source = new SyntheticDataset(samples, payload, costMs);
@@ -246,23 +261,27 @@ internal static class MeshEpochScenario
             var jitLog = Environment.GetEnvironmentVariable("DOTNET_JitStdOutFile") is not null;
             if (warmUp)
             {
-                WarmUp(RunEpoch, Forget, payload, launch.WorldSize);
+                WarmUp(RunEpoch, ClearWarmUp, payload, launch.WorldSize);
             }
 
-            // Clears a warm-up dataset (room in the store for the timed ones, as without the warm-up) and lets it go.
-            void Forget(string name)
+            // Clears a warm-up dataset: room in the store for the next fill and for the timed datasets, as without the warm-up.
+            void ClearWarmUp(string name)
             {
-                if (datasets.Remove(name, out var dataset))
+                if (datasets.TryGetValue(name, out var dataset))
                 {
                     dataset.Clear();
-                    dataset.Dispose();
                 }
 
-                if (views.Remove(name, out var view))
+                if (views.TryGetValue(name, out var view))
                 {
                     view.Dataset.Clear();
-                    view.Dataset.Dispose();
                 }
+            }
+
+            if (preallocate > 0)
+            {
+                // The process's node, which the first dataset created.
+                Cache.Transport.CacheNode.AcquireProcessMeshNode(new Cache.Transport.CacheNodeOptions { Capacity = capacity }, launch).Store.Preallocate(preallocate);
             }
 
             // The trace's own code is compiled here, not in the first timed epoch.
@@ -307,18 +326,18 @@ internal static class MeshEpochScenario
 
     /// <summary>
     /// Runs every mode's code before anything is timed, in the timed epochs' shape (batches of 64, the rank's share of
-    /// 512 samples per rank) but over samples that cost almost nothing: per round and mode, four fresh datasets, each read
-    /// twice (the first epoch misses, so production, the write-behind and the owners' stores run; the second hits), then
-    /// cleared. Each round is followed by a pause for the JIT's background compiler to finish the hot methods at tier 1.
+    /// 512 samples per rank) but over samples that cost almost nothing: per round and mode, four fills of an empty dataset,
+    /// each read twice (the first epoch misses, so production, the write-behind and the owners' stores run; the second
+    /// hits), then cleared. Each round is followed by a pause for the JIT's background compiler to finish the hot methods at tier 1.
     /// Without it, the first timed epoch of each mode pays for compiling that mode's code, a start-up cost of the process,
     /// not of the epoch: the tiered compiler's thread took 130-180 ms of CPU per process in the loader's first epoch (traced
     /// with CACHE_PERF_THREADS=1), and on 4 processes sharing 2 cores it made the quick suite's first epoch 1.4x the
-    /// uncached one. The four datasets matter too: code that runs once per batch (a read and a write per owner, the
+    /// uncached one. The four fills matter too: code that runs once per batch (a read and a write per owner, the
     /// flusher's round, the owner's turn-taking under a 256 KB write) needs 30 counted calls to reach tier 1, and one
     /// dataset read three times gave it 8 misses and 16 hits a round (traced with DOTNET_JitDisasmSummary: about 70 methods,
     /// 50-80 ms of JIT per rank, compiled during the first timed epoch). <c>--warm-up 0</c> turns it off.
     /// </summary>
-    private static void WarmUp(Func<string, string, int, SyntheticDataset, (double, long, long)> runEpoch, Action<string> forget, int payload, int worldSize)
+    private static void WarmUp(Func<string, string, int, SyntheticDataset, (double, long, long)> runEpoch, Action<string> clear, int payload, int worldSize)
     {
         // Samples that cost a little, so that the source's busy loop runs (and is compiled) too.
         var cheap = new SyntheticDataset(WarmUpSamplesPerRank * worldSize, payload, costMs: 0.02);
@@ -329,16 +348,19 @@ internal static class MeshEpochScenario
         {
             foreach (var mode in new[] { "uncached", "cached", "cached-batch", "loader" })
             {
-                for (var dataset = 0; dataset < WarmUpDatasets; dataset++)
+                for (var fill = 0; fill < WarmUpFills; fill++)
                 {
-                    var name = $"warm-{mode}-{round}-{dataset}";
-                    var seed = 900_000 + (round * 100) + (dataset * 10);
+                    // Two datasets a mode, each filled and cleared in turn: few datasets, because the code that makes one
+                    // (options, settings, the write-behind's channels) also reaches tier 1 at its 30th call, and a warm-up that
+                    // made 24 had the 30th, and 90 methods' compilation, fall in a timed epoch.
+                    var name = $"warm-{mode}-{fill % 2}";
+                    var seed = 900_000 + (round * 100) + (fill * 10);
                     runEpoch(mode, name, seed, cheap);
                     runEpoch(mode, name, seed + 1, cheap);
 
                     // The ranks warm up without waiting for each other: a rank still reading this dataset may find some of
                     // its samples cleared by another, which only turns a few hits into misses.
-                    forget(name);
+                    clear(name);
                 }
             }
 
@@ -365,7 +387,7 @@ internal static class MeshEpochScenario
         }
     }
 
-    private static Process[] StartWorkers(int nodes, int samples, int payload, double costMs, long capacityPerHost, int? loaderWorkers, int readAhead, int warmUp)
+    private static Process[] StartWorkers(int nodes, int samples, int payload, double costMs, long capacityPerHost, int? loaderWorkers, int readAhead, int warmUp, long preallocate)
     {
         var basePort = FreePortRange(nodes);
         var secret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
@@ -376,7 +398,7 @@ internal static class MeshEpochScenario
             for (var rank = 0; rank < nodes; rank++)
             {
                 var info = new ProcessStartInfo(program) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
-                foreach (var arg in prefix.Concat([WorkerCommand, "--samples", $"{samples}", "--bytes", $"{payload}", "--cost-ms", costMs.ToString(CultureInfo.InvariantCulture), "--capacity", $"{capacityPerHost}", "--read-ahead", $"{readAhead}", "--warm-up", $"{warmUp}", .. (loaderWorkers is { } w ? new[] { "--workers", $"{w}" } : [])]))
+                foreach (var arg in prefix.Concat([WorkerCommand, "--samples", $"{samples}", "--bytes", $"{payload}", "--cost-ms", costMs.ToString(CultureInfo.InvariantCulture), "--capacity", $"{capacityPerHost}", "--read-ahead", $"{readAhead}", "--warm-up", $"{warmUp}", "--preallocate", $"{preallocate}", .. (loaderWorkers is { } w ? new[] { "--workers", $"{w}" } : [])]))
                 {
                     info.ArgumentList.Add(arg);
                 }

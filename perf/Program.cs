@@ -32,7 +32,7 @@ if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
     Console.WriteLine("usage: perf [scenario] [--option value ...] [--json FILE]");
     Console.WriteLine("  no scenario: a quick suite of every scenario at small sizes");
     Console.WriteLine("  epoch    --samples N --bytes B --cost-ms MS --epochs E --repeats R --workers W --read-ahead B --backend peer|redis");
-    Console.WriteLine("  epoch    --nodes N ... --modes uncached,cached,cached-batch,loader --warm-up 0|1");
+    Console.WriteLine("  epoch    --nodes N ... --modes uncached,cached,cached-batch,loader --warm-up 0|1 --preallocate 0|1");
     Console.WriteLine("           (N processes forming a mesh, each reading its share of every epoch)");
     Console.WriteLine("  hitrate  --samples N --bytes B --epochs E");
     Console.WriteLine("  local    --repeats R --ms MS");
