@@ -29,9 +29,10 @@ public sealed class CacheOptions
     /// <summary>Bytes of cache memory per node to commit and touch when the process's cache is created, split over the
     /// node's processes as <see cref="CapacityPerNode"/> is; 0 (the default) to the capacity. As memcached's <c>-L</c>: the
     /// first epoch's samples then land in memory the machine has already backed (on a virtual machine that backs memory on
-    /// first touch, fresh memory cost 3 ms per MB here), and a machine that cannot provide it fails at start rather than
-    /// hours into the first epoch. Creating the cache takes as long as the touching does. Fixed, like the capacity, by the
-    /// process's first dataset.</summary>
+    /// first touch, fresh memory cost 1-3 ms per MB here), and a machine that cannot provide it fails at start (on Linux, the
+    /// kernel's out-of-memory killer ends the process) rather than hours into the first epoch. Creating the cache takes as
+    /// long as the touching does (in a job of several processes, after the rendezvous). Fixed, like the capacity, by the
+    /// process's first dataset; a later, different value is ignored.</summary>
     public long PreallocatePerNode { get; set; }
 
     /// <summary>True (default, as Bagua): samples are sharded over all processes of the job. In a job of

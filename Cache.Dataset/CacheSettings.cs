@@ -52,6 +52,11 @@ internal sealed class CacheSettings
             throw new ArgumentOutOfRangeException(nameof(CacheOptions.CapacityPerNode), options.CapacityPerNode, "CapacityPerNode must be a positive number of bytes.");
         }
 
+        if (options.PreallocatePerNode < 0 || options.PreallocatePerNode > options.CapacityPerNode)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PreallocatePerNode), options.PreallocatePerNode, "PreallocatePerNode must be 0 to CapacityPerNode bytes.");
+        }
+
         var writerBufferSize = options.WriterBufferSize ?? defaultWriterBufferSize;
         if (writerBufferSize < 1)
         {
@@ -89,9 +94,9 @@ internal sealed class CacheSettings
         }
 
         var capacityPerNode = options.CapacityPerNode ?? DefaultCapacityPerNode();
-        if (options.PreallocatePerNode < 0 || options.PreallocatePerNode > capacityPerNode)
+        if (options.PreallocatePerNode > capacityPerNode)
         {
-            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PreallocatePerNode), options.PreallocatePerNode, $"PreallocatePerNode must be 0 to the capacity per node ({capacityPerNode} bytes).");
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PreallocatePerNode), options.PreallocatePerNode, $"PreallocatePerNode must be 0 to the capacity per node ({capacityPerNode} bytes, the default: a quarter of the memory available).");
         }
 
         var nodeOptions = new CacheNodeOptions

@@ -16,22 +16,24 @@ public sealed partial class BlockStore
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         Volatile.Write(ref _capacity, capacity);
-
-        // Memory committed ahead of need is for records the budget can hold: a smaller budget lets the excess go.
-        _samples.TrimSpare(capacity - _samples.ChunkBytesHeld);
-        if (Policy == AdmissionPolicy.Retain)
+        if (Policy != AdmissionPolicy.Retain)
         {
-            return;
+            // Bounded: entries held by other threads' stripes are skipped, and a budget still exceeded afterwards
+            // is met by the evictions of later inserts.
+            for (var attempt = 0; attempt < 1_000_000 && BytesUsed > capacity; attempt++)
+            {
+                if (!EvictOne(null, default, 0, keepSample: false))
+                {
+                    break;
+                }
+            }
         }
 
-        // Bounded: entries held by other threads' stripes are skipped, and a budget still exceeded afterwards
-        // is met by the evictions of later inserts.
-        for (var attempt = 0; attempt < 1_000_000 && BytesUsed > capacity; attempt++)
+        // Memory committed ahead of need is for records the budget can hold: a smaller budget lets the excess go (after
+        // the evictions, which may have dropped chunks; under the preallocation's lock, so that none of it comes back).
+        lock (_preallocateGate)
         {
-            if (!EvictOne(null, default, 0, keepSample: false))
-            {
-                return;
-            }
+            _samples.TrimSpare(capacity - _samples.ChunkBytesHeld);
         }
     }
 
@@ -78,11 +80,13 @@ public sealed partial class BlockStore
     }
 
     /// <summary>
-    /// Commits and touches memory for <paramref name="bytes"/> more bytes of records (rounded up to whole 4 MB chunks, and
-    /// at most what the budget can hold beyond the chunks already held and committed), as memcached's <c>-L</c>: the
+    /// Commits and touches memory for <paramref name="bytes"/> more bytes of records (rounded up to whole 4 MB chunks, but
+    /// never more whole chunks than the budget can hold beyond those already held and committed), as memcached's <c>-L</c>: the
     /// samples written later land in memory the machine has already backed, and a machine that cannot provide it fails
-    /// now rather than while the store fills. On a virtual machine that backs memory on first touch, fresh memory was
-    /// written at 0.3 GB/s here against 9 GB/s once backed; an epoch that fills a cache pays that for every byte it adds.
+    /// now rather than while the store fills (an <see cref="OutOfMemoryException"/>, or, on Linux, the kernel's
+    /// out-of-memory killer ending the process). On a virtual machine
+    /// that backs memory on first touch, fresh memory was written at 0.3-1.3 GB/s here against 9-10 GB/s once backed; an
+    /// epoch that fills a cache pays that for every byte it adds.
     /// Blocks the caller for as long as the touching takes; keys with an expiration (kept in the general index) do not
     /// use this memory. Returns the bytes committed. Thread-safe.
     /// </summary>
@@ -92,8 +96,9 @@ public sealed partial class BlockStore
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         lock (_preallocateGate)
         {
-            var room = Capacity - _samples.ChunkBytesHeld - _samples.SpareBytes;
-            return _samples.Preallocate(Math.Min(bytes, room));
+            var wanted = (bytes + SampleTable.ChunkBytes - 1) / SampleTable.ChunkBytes;
+            var room = Math.Max(0, Capacity - _samples.CommittedBytes) / SampleTable.ChunkBytes;
+            return _samples.Preallocate(Math.Min(wanted, room));
         }
     }
 

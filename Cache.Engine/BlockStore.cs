@@ -107,6 +107,9 @@ public sealed partial class BlockStore : IDisposable
             _stripes[i] = new Lock();
         }
 
+        // Before the timer and the meter: a store that cannot get its memory leaves nothing running behind it.
+        Preallocate(options.Preallocate);
+
         if (options.ExpirationSweepInterval > TimeSpan.Zero)
         {
             // The store's clock drives the sweep too, so that a test's clock drives both.
@@ -114,10 +117,6 @@ public sealed partial class BlockStore : IDisposable
         }
 
         _meter = CreateMeter();
-        if (options.Preallocate > 0)
-        {
-            Preallocate(options.Preallocate);
-        }
     }
 
     /// <summary>The byte budget (see <see cref="Resize"/>).</summary>

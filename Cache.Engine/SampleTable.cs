@@ -107,19 +107,32 @@ internal sealed class SampleTable
     /// <summary>Bytes of chunks committed ahead of need (<see cref="Preallocate"/>) and not yet holding records.</summary>
     public long SpareBytes => Volatile.Read(ref _spareBytes);
 
+    /// <summary>Bytes of chunks held and spare, read together (a chunk taken from the spares moves from one to the other).</summary>
+    public long CommittedBytes
+    {
+        get
+        {
+            lock (_chunkGate)
+            {
+                return _chunkBytesTotal + _spareBytes;
+            }
+        }
+    }
+
     /// <summary>
-    /// Allocates chunks for at least <paramref name="bytes"/> of records and touches every page of them, so that the
-    /// records written into them later land in memory the machine has already backed; they are taken before any new chunk
-    /// is allocated. Returns the bytes added. Runs on the caller's thread (the touching is the point); thread-safe.
+    /// Allocates <paramref name="chunks"/> chunks and touches every page of them, so that the records written into them
+    /// later land in memory the machine has already backed; they are taken before any new chunk is allocated. Returns the
+    /// bytes added. Runs on the caller's thread (the touching is the point); thread-safe.
     /// </summary>
-    public long Preallocate(long bytes)
+    public long Preallocate(long chunks)
     {
         long added = 0;
         var page = Environment.SystemPageSize;
-        while (added < bytes)
+        for (long n = 0; n < chunks; n++)
         {
             var chunk = GC.AllocateUninitializedArray<byte>(ChunkBytes, pinned: true);
             HugePages.Advise(chunk);
+
             // One write per page, plus the last byte: the array's data does not start on a page boundary, so it ends in
             // a page the stride misses. A nonzero byte: chunks touched with zeros were found unmapped again about 15 s later
             // (perf record of the mesh epochs: whole huge pages faulted in by the store's writes into them), chunks

@@ -32,6 +32,12 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
 
     /// <summary>Creates a node with its own store. Throws <see cref="ArgumentException"/> naming a wrong option.</summary>
     public CacheNode(CacheNodeOptions options)
+        : this(options, preallocate: true)
+    {
+    }
+
+    /// <summary>The node; <paramref name="preallocate"/> false leaves <see cref="CacheNodeOptions.Preallocate"/> to the caller (a mesh member commits its memory once it has joined).</summary>
+    private CacheNode(CacheNodeOptions options, bool preallocate)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Capacity <= 0)
@@ -39,9 +45,14 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
             throw new ArgumentOutOfRangeException(nameof(options.Capacity), options.Capacity, "Capacity must be a positive number of bytes.");
         }
 
+        if (options.Preallocate < 0 || options.Preallocate > options.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.Preallocate), options.Preallocate, "Preallocate must be 0 to Capacity bytes.");
+        }
+
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger<CacheNode>() ?? NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(options.TimeProvider, nameof(options.TimeProvider));
-        Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Preallocate = options.Preallocate, Policy = options.Policy, Name = "node", TimeProvider = options.TimeProvider });
+        Store = new BlockStore(new BlockStoreOptions { Capacity = options.Capacity, Preallocate = preallocate ? options.Preallocate : 0, Policy = options.Policy, Name = "node", TimeProvider = options.TimeProvider });
         _time = options.TimeProvider;
     }
 
@@ -155,7 +166,7 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(environment);
-        var node = new CacheNode(options);
+        var node = new CacheNode(options, preallocate: false);
         try
         {
             var master = environment.MasterEndPoint();
@@ -172,6 +183,10 @@ public sealed partial class CacheNode : ICacheBackend, IDisposable, IRespHost
             var members = Rendezvous.GatherAsync(master, environment.Rank, environment.WorldSize, environment.SelfEndPoint(), clientOptions, environment.RendezvousTimeout)
                 .GetAwaiter().GetResult();
             node.JoinMesh(members, environment.Rank, clientOptions);
+
+            // After the rendezvous: touching the memory takes a while (seconds per GB on a machine that backs memory
+            // lazily), and the other ranks wait for this one there.
+            node.Store.Preallocate(options.Preallocate);
             return node;
         }
         catch

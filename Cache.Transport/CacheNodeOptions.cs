@@ -13,7 +13,8 @@ public sealed class CacheNodeOptions
     /// Bytes of store memory to commit and touch when the node is created, 0 (the default) to <see cref="Capacity"/>, as
     /// memcached's <c>-L</c>: the samples of a first epoch then land in memory the machine has already backed, and a machine
     /// that cannot provide it fails at start rather than while the cache fills (see <see cref="BlockStore.Preallocate"/>).
-    /// The constructor takes as long as the touching does.
+    /// The constructor takes as long as the touching does; a mesh member (<see cref="CacheNode.StartMesh"/>) touches it once
+    /// it has joined, so that the other ranks do not wait for it at the rendezvous.
     /// </summary>
     public long Preallocate { get; set; }
 

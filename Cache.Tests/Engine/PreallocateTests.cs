@@ -32,6 +32,18 @@ public partial class PreallocateTests
     }
 
     [Fact]
+    public void A_budget_that_is_no_multiple_of_a_chunk_gets_the_whole_chunks_it_can_hold()
+    {
+        using var store = Store(10L << 20);
+        Assert.Equal(2 * Chunk, store.Preallocate(10L << 20));
+        Assert.Equal(0, store.Preallocate(1));
+
+        // The same budget again keeps what it has.
+        store.Resize(10L << 20);
+        Assert.Equal(2 * Chunk, store.PreallocatedBytes);
+    }
+
+    [Fact]
     public void What_is_committed_never_exceeds_what_the_budget_can_hold()
     {
         using var store = Store(20L << 20);

@@ -58,6 +58,23 @@ public class MeshEnvironmentTests
     }
 
     [Fact]
+    public async Task A_mesh_member_commits_its_preallocation_once_it_has_joined()
+    {
+        var basePort = Support.FreePort.Range(2);
+        var nodes = await Task.WhenAll(Enumerable.Range(0, 2).Select(rank =>
+            Task.Run(() => CacheNode.StartMesh(new CacheNodeOptions { Capacity = 16 << 20, Preallocate = 8 << 20 }, MeshEnvironment.Read(Env(rank, 2, basePort, localRank: rank))))));
+        try
+        {
+            Assert.All(nodes, n => Assert.Equal(8 << 20, n.Store.PreallocatedBytes));
+            Assert.All(nodes, n => Assert.NotNull(n.Mesh));
+        }
+        finally
+        {
+            Array.ForEach(nodes, n => n.Dispose());
+        }
+    }
+
+    [Fact]
     public void Missing_or_malformed_variables_are_named()
     {
         var env = Env(0, 2, 7000);
