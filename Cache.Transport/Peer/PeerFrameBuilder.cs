@@ -10,14 +10,20 @@ namespace Cache.Transport.Peer;
 /// A builder made with <c>pooled: true</c> takes its buffer from <see cref="ArrayPool{T}.Shared"/> and gives it back on
 /// <see cref="Release"/>: a client builds one frame per request, and a batched write of 16 samples of 16 KB is a 256 KB frame,
 /// which as a new array per request landed on the large object heap (a gen-2 collection every few requests) after growing
-/// through every power of two from 256 bytes (each step a copy and fresh pages to fault in). A reused builder (the server's
-/// reply) keeps its buffer for good.
+/// through every power of two from 256 bytes (each step a copy and fresh pages to fault in). A frame over
+/// <see cref="MaxPooledBytes"/> gets an array of its own: the shared pool keeps what it is given per core, outside the
+/// cache's budget, and a flush of a long backlog (1,024 samples) builds frames of several megabytes. A reused builder
+/// (the server's reply) keeps its buffer for good.
 /// </remarks>
 internal sealed class PeerFrameBuilder
 {
+    /// <summary>The largest buffer taken from, and given back to, the shared pool.</summary>
+    public const int MaxPooledBytes = 1 << 20;
+
     private const int InitialCapacity = 256;
     private readonly bool _pooled;
     private byte[] _buffer;
+    private bool _rented;
     private int _written;
 
     public PeerFrameBuilder()
@@ -28,7 +34,7 @@ internal sealed class PeerFrameBuilder
     public PeerFrameBuilder(bool pooled)
     {
         _pooled = pooled;
-        _buffer = pooled ? ArrayPool<byte>.Shared.Rent(InitialCapacity) : new byte[InitialCapacity];
+        _buffer = NewBuffer(InitialCapacity);
     }
 
     public PeerOp Op { get; private set; }
@@ -103,11 +109,7 @@ internal sealed class PeerFrameBuilder
     /// </summary>
     public void Release()
     {
-        if (_pooled && _buffer.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-        }
-
+        GiveBack();
         _buffer = [];
         _written = 0;
     }
@@ -131,13 +133,31 @@ internal sealed class PeerFrameBuilder
         }
 
         var length = (int)Math.Min(Array.MaxLength, Math.Max(needed, Math.Max(InitialCapacity, 2L * _buffer.Length)));
-        var bigger = _pooled ? ArrayPool<byte>.Shared.Rent(length) : new byte[length];
-        _buffer.AsSpan(0, _written).CopyTo(bigger);
-        if (_pooled && _buffer.Length > 0)
+        var wasRented = _rented;
+        var old = _buffer;
+        var bigger = NewBuffer(length);
+        old.AsSpan(0, _written).CopyTo(bigger);
+        if (wasRented)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            ArrayPool<byte>.Shared.Return(old);
         }
 
         _buffer = bigger;
+    }
+
+    /// <summary>A buffer of at least <paramref name="length"/> bytes: rented when pooled and small enough (sets <see cref="_rented"/>).</summary>
+    private byte[] NewBuffer(int length)
+    {
+        _rented = _pooled && length <= MaxPooledBytes;
+        return _rented ? ArrayPool<byte>.Shared.Rent(length) : new byte[length];
+    }
+
+    private void GiveBack()
+    {
+        if (_rented)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _rented = false;
+        }
     }
 }

@@ -21,6 +21,7 @@ public class PeerFrameBuilderTests
     [InlineData(1, 10)]
     [InlineData(16, 16 * 1024)]
     [InlineData(3, 300 * 1024)]
+    [InlineData(5, 300 * 1024)]
     public void A_pooled_builder_writes_the_same_frame_as_a_plain_one(int count, int valueLength)
     {
         var entries = Entries(count, valueLength);
