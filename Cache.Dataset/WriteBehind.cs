@@ -9,7 +9,8 @@ namespace Cache.Dataset;
 /// <summary>
 /// The write-behind of one dataset: <see cref="Add"/> queues an encoded sample and returns (no I/O on the
 /// caller's thread); one background flusher, asynchronous end to end, writes what is queued to the backend in
-/// batches (<see cref="ICacheBackend.SetManyAsync"/>, awaited: no thread waits for a reply). A queued sample is
+/// batches (<see cref="ICacheBackend.SetManyInlineAsync"/>, awaited: no thread waits for a reply, and the answers are
+/// accounted for on the thread that received them; the next write leaves from the pool). A queued sample is
 /// readable through <c>TryGet</c> until the backend has answered for it. At most <see cref="Capacity"/> samples
 /// are queued; past that a sample is dropped and counted. Thread-safe.
 /// </summary>
@@ -309,8 +310,9 @@ internal sealed partial class WriteBehind : IDisposable, IAsyncDisposable
         if (!Thread.CurrentThread.IsThreadPoolThread)
         {
             // The last write completed on a peer connection's reader thread (below) and more is to be written: sending it
-            // from there would hold that connection's replies back, so the flusher goes on from the pool.
-            await Task.Yield();
+            // from there would hold that connection's replies back, so the flusher goes on from the pool (ForceYielding
+            // with no captured context: the pool, whatever context or scheduler the thread has).
+            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }
 
         var entries = batch.ToArray();

@@ -49,8 +49,9 @@ public interface ICacheBackend
 
     /// <summary>
     /// As <see cref="SetManyAsync"/>, for a caller whose continuation after the await is short and never blocks (a
-    /// write-behind, which only counts the outcomes and releases the samples it kept readable): the task may complete on
-    /// the thread that received the last answer, with no hop through the thread pool, under the same rule as
+    /// write-behind, which counts the outcomes, stops holding the written samples readable, releases the flushes that
+    /// waited for them and takes what was queued meanwhile, sending nothing from there): the task may complete on the
+    /// thread that received the last answer, with no hop through the thread pool, under the same rule as
     /// <see cref="GetManyInlineAsync"/>. The default is <see cref="SetManyAsync"/>.
     /// </summary>
     ValueTask SetManyInlineAsync(ReadOnlyMemory<KeyValuePair<StoreKey, byte[]>> entries, Memory<SetResult> results, CancellationToken cancellationToken = default) =>

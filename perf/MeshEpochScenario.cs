@@ -116,7 +116,7 @@ internal static class MeshEpochScenario
         var filled = (double)samples * (payload + 64);
         summary.Add(preallocate > 0
             ? $"fresh memory here: {freshGBps:F2} GB/s; each process committed its share of the timed datasets' memory ({preallocate >> 20} MB) before they ran (--preallocate 1), so their first epochs wrote into memory already backed."
-            : $"fresh memory here: {freshGBps:F2} GB/s (a store committing 64 MB); an epoch that fills a cached dataset puts {filled / (1 << 20):F0} MB in fresh memory (--preallocate 1 commits it before the timed epochs).");
+            : $"fresh memory here: {freshGBps:F2} GB/s (a store committing 64 MB; after other scenarios, part of it may have been backed already); an epoch that fills a cached dataset puts {filled / (1 << 20):F0} MB in fresh memory (--preallocate 1 commits it before the timed epochs).");
         double First(string mode) => Harness.Median(seconds[(mode, 1)]) / Harness.Median(seconds[("uncached", 1)]);
         if (epochs >= 2)
         {
