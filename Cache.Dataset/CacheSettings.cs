@@ -52,9 +52,10 @@ internal sealed class CacheSettings
             throw new ArgumentOutOfRangeException(nameof(CacheOptions.CapacityPerNode), options.CapacityPerNode, "CapacityPerNode must be a positive number of bytes.");
         }
 
-        if (options.PreallocatePerNode < 0 || options.PreallocatePerNode > options.CapacityPerNode)
+        // Checked here whatever the backend; its upper bound, the capacity, once the capacity is known (below).
+        if (options.PreallocatePerNode < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PreallocatePerNode), options.PreallocatePerNode, "PreallocatePerNode must be 0 to CapacityPerNode bytes.");
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PreallocatePerNode), options.PreallocatePerNode, "PreallocatePerNode must not be negative.");
         }
 
         var writerBufferSize = options.WriterBufferSize ?? defaultWriterBufferSize;
@@ -96,7 +97,7 @@ internal sealed class CacheSettings
         var capacityPerNode = options.CapacityPerNode ?? DefaultCapacityPerNode();
         if (options.PreallocatePerNode > capacityPerNode)
         {
-            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PreallocatePerNode), options.PreallocatePerNode, $"PreallocatePerNode must be 0 to the capacity per node ({capacityPerNode} bytes, the default: a quarter of the memory available).");
+            throw new ArgumentOutOfRangeException(nameof(CacheOptions.PreallocatePerNode), options.PreallocatePerNode, $"PreallocatePerNode must be at most the capacity per node ({capacityPerNode} bytes{(options.CapacityPerNode is null ? ", the default: a quarter of the memory available" : "")}).");
         }
 
         var nodeOptions = new CacheNodeOptions

@@ -109,7 +109,12 @@ internal sealed class PeerFrameBuilder
     /// </summary>
     public void Release()
     {
-        GiveBack();
+        if (_rented)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _rented = false;
+        }
+
         _buffer = [];
         _written = 0;
     }
@@ -150,14 +155,5 @@ internal sealed class PeerFrameBuilder
     {
         _rented = _pooled && length <= MaxPooledBytes;
         return _rented ? ArrayPool<byte>.Shared.Rent(length) : new byte[length];
-    }
-
-    private void GiveBack()
-    {
-        if (_rented)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _rented = false;
-        }
     }
 }
